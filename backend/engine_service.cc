@@ -1,0 +1,49 @@
+#include "backend/engine_service.h"
+
+namespace vmd::engine {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+void EngineService::FillStatus(v1::EngineStatus* out) {
+  RunnerStatus s = runner_->Status();
+  out->set_vm_id(vm_id_);
+  switch (s.state) {
+    case RunState::kRunning: out->set_state(v1::ENGINE_STATE_RUNNING); break;
+    case RunState::kPaused: out->set_state(v1::ENGINE_STATE_PAUSED); break;
+    case RunState::kStopped: out->set_state(v1::ENGINE_STATE_STOPPED); break;
+    case RunState::kCrashed: out->set_state(v1::ENGINE_STATE_CRASHED); break;
+  }
+  out->set_backend(std::string(hv::BackendName(s.backend)));
+  out->set_guest_counter(s.guest_counter);
+  out->set_crash_reason(s.crash_reason);
+  out->set_register_dump(s.register_dump);
+}
+
+grpc::Status EngineService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*, v1::EngineStatus* out) {
+  FillStatus(out);
+  return grpc::Status::OK;
+}
+
+grpc::Status EngineService::Pause(grpc::ServerContext*, const v1::PauseRequest*, v1::EngineStatus* out) {
+  if (absl::Status s = runner_->Pause(); !s.ok()) return ToGrpc(s);
+  FillStatus(out);
+  return grpc::Status::OK;
+}
+
+grpc::Status EngineService::Resume(grpc::ServerContext*, const v1::ResumeRequest*, v1::EngineStatus* out) {
+  if (absl::Status s = runner_->Resume(); !s.ok()) return ToGrpc(s);
+  FillStatus(out);
+  return grpc::Status::OK;
+}
+
+grpc::Status EngineService::Stop(grpc::ServerContext*, const v1::StopRequest* req, v1::StopResponse* out) {
+  absl::StatusOr<bool> graceful = runner_->Stop(std::chrono::milliseconds(req->timeout_ms()), req->force());
+  if (!graceful.ok()) return ToGrpc(graceful.status());
+  out->set_graceful(*graceful);
+  return grpc::Status::OK;
+}
+
+}  // namespace vmd::engine

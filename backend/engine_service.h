@@ -1,0 +1,33 @@
+// The engine's internal gRPC API (vmd.engine.v1.Engine), served on the VM's
+// runtime socket for vmd.
+#ifndef VMD_BACKEND_ENGINE_SERVICE_H_
+#define VMD_BACKEND_ENGINE_SERVICE_H_
+
+#include <string>
+
+#include "backend/vm_runner.h"
+#include "vmd/engine/v1/engine.grpc.pb.h"
+
+namespace vmd::engine {
+
+class EngineService final : public vmd::engine::v1::Engine::Service {
+ public:
+  EngineService(std::string vm_id, VmRunner* runner) : vm_id_(std::move(vm_id)), runner_(runner) {}
+
+  grpc::Status GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*, v1::EngineStatus* out) override;
+  grpc::Status Pause(grpc::ServerContext*, const v1::PauseRequest*, v1::EngineStatus* out) override;
+  grpc::Status Resume(grpc::ServerContext*, const v1::ResumeRequest*, v1::EngineStatus* out) override;
+  grpc::Status Stop(grpc::ServerContext*, const v1::StopRequest* req, v1::StopResponse* out) override;
+
+ private:
+  void FillStatus(v1::EngineStatus* out);
+  const std::string vm_id_;
+  VmRunner* const runner_;
+};
+
+// absl::Status -> grpc::Status with the same code and message.
+grpc::Status ToGrpc(const absl::Status& status);
+
+}  // namespace vmd::engine
+
+#endif  // VMD_BACKEND_ENGINE_SERVICE_H_

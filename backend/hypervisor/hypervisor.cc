@@ -1,0 +1,35 @@
+#include "backend/hypervisor/hypervisor.h"
+
+#include "backend/hypervisor/kvm/kvm_hypervisor.h"
+#include "backend/hypervisor/sim/sim_hypervisor.h"
+
+namespace vmd::hv {
+
+const char* BackendName(BackendKind kind) {
+  return kind == BackendKind::kKvm ? "kvm" : "sim";
+}
+
+const char* ExitKindName(ExitKind kind) {
+  switch (kind) {
+    case ExitKind::kIoIn: return "io-in";
+    case ExitKind::kIoOut: return "io-out";
+    case ExitKind::kMsrRead: return "msr-read";
+    case ExitKind::kMsrWrite: return "msr-write";
+    case ExitKind::kInterrupted: return "interrupted";
+    case ExitKind::kShutdown: return "shutdown";
+    case ExitKind::kInternalError: return "internal-error";
+  }
+  return "unknown";
+}
+
+std::vector<BackendAvailability> ProbeBackends() {
+  return {ProbeKvm(), ProbeSim()};
+}
+
+absl::StatusOr<std::unique_ptr<Hypervisor>> OpenHypervisor(BackendKind kind,
+                                                           const std::string& sim_profile) {
+  if (kind == BackendKind::kKvm) return OpenKvm();
+  return OpenSim(sim_profile);
+}
+
+}  // namespace vmd::hv

@@ -1,0 +1,176 @@
+#include "backend/hypervisor/sim/sim_hypervisor.h"
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "backend/guest/guest_abi.h"
+#include "backend/hypervisor/sim/sim_guest.h"
+#include "backend/hypervisor/sim/sim_profiles.h"
+#include "backend/memory/guest_memory.h"
+
+namespace vmd::hv {
+namespace {
+
+class SimVm;
+
+class SimVcpu final : public Vcpu {
+ public:
+  SimVcpu(SimVm* vm, uint32_t id, const vmd_boot_info& boot, vmd_guest_status* status)
+      : vm_(vm), id_(id), guest_(id, boot, status) {}
+  ~SimVcpu() override;
+
+  uint32_t id() const override { return id_; }
+
+  absl::StatusOr<VcpuExit> Run() override {
+    std::unique_lock lock(mu_);
+    // Guest time is measured only inside Run(): a parked vCPU makes no progress.
+    std::optional<std::chrono::steady_clock::time_point> tick_deadline;
+    auto woken = [this] { return kicked_ || !pending_irqs_.empty(); };
+    for (;;) {
+      if (kicked_) {
+        kicked_ = false;
+        return VcpuExit{.kind = ExitKind::kInterrupted};
+      }
+      while (!pending_irqs_.empty()) {
+        guest_.OnInterrupt(pending_irqs_.front());
+        pending_irqs_.pop_front();
+      }
+      SimGuest::Step step = guest_.Next();
+      switch (step.kind) {
+        case SimGuest::Step::Kind::kOut:
+          io_byte_ = step.value;
+          return VcpuExit{.kind = ExitKind::kIoOut, .port = step.port, .io_data = {&io_byte_, 1}};
+        case SimGuest::Step::Kind::kWaitInterrupt:
+          cv_.wait(lock, woken);
+          break;
+        case SimGuest::Step::Kind::kWaitTick:
+          if (!tick_deadline) tick_deadline = std::chrono::steady_clock::now() + SimGuest::kTick;
+          if (!cv_.wait_until(lock, *tick_deadline, woken)) {
+            guest_.OnTick();
+            *tick_deadline += SimGuest::kTick;
+          }
+          break;
+      }
+    }
+  }
+
+  // The model never reads ports or traps MSRs yet; nothing to complete.
+  void CompleteIoIn(std::span<const uint8_t>) override {}
+  void CompleteMsr(uint64_t, bool) override {}
+
+  void Kick() override {
+    std::lock_guard lock(mu_);
+    kicked_ = true;
+    cv_.notify_all();
+  }
+
+  void Interrupt(uint8_t vector) {
+    std::lock_guard lock(mu_);
+    pending_irqs_.push_back(vector);
+    cv_.notify_all();
+  }
+
+  std::string DumpRegisters() override {
+    return absl::StrCat("sim vcpu ", id_, ": the sim backend models no register state");
+  }
+
+ private:
+  SimVm* const vm_;
+  const uint32_t id_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool kicked_ = false;
+  std::deque<uint8_t> pending_irqs_;
+  SimGuest guest_;
+  uint8_t io_byte_ = 0;
+};
+
+class SimVm final : public Vm {
+ public:
+  explicit SimVm(const VmConfig& config) : config_(config) {}
+
+  absl::Status SetGuestMemory(GuestMemory& memory) override {
+    memory_ = &memory;
+    return absl::OkStatus();
+  }
+
+  absl::Status LoadGuest(GuestMemory& memory) override {
+    // The model needs no image: it reads the same boot info the firmware does.
+    const auto* boot = memory.At<vmd_boot_info>(VMD_BOOT_INFO_GPA);
+    if (boot == nullptr || boot->magic != VMD_BOOT_INFO_MAGIC) {
+      return absl::FailedPreconditionError("sim: no valid boot info in guest memory");
+    }
+    boot_ = *boot;
+    status_ = memory.At<vmd_guest_status>(VMD_GUEST_STATUS_GPA);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<Vcpu>> CreateVcpu(uint32_t id) override {
+    if (status_ == nullptr) return absl::FailedPreconditionError("sim: LoadGuest must come first");
+    if (id >= config_.vcpus) {
+      return absl::InvalidArgumentError(absl::StrCat("sim: vcpu id ", id, " >= vcpus ", config_.vcpus));
+    }
+    std::lock_guard lock(mu_);
+    if (vcpus_.contains(id)) return absl::AlreadyExistsError(absl::StrCat("sim: vcpu ", id, " exists"));
+    auto vcpu = std::make_unique<SimVcpu>(this, id, boot_, status_);
+    vcpus_[id] = vcpu.get();
+    return vcpu;
+  }
+
+  absl::Status SignalMsi(uint32_t dest_apic_id, uint8_t vector) override {
+    std::lock_guard lock(mu_);
+    // Like the APIC bus: an interrupt to an absent APIC id is dropped.
+    if (auto it = vcpus_.find(dest_apic_id); it != vcpus_.end()) it->second->Interrupt(vector);
+    return absl::OkStatus();
+  }
+
+  void Unregister(uint32_t id) {
+    std::lock_guard lock(mu_);
+    vcpus_.erase(id);
+  }
+
+ private:
+  const VmConfig config_;
+  GuestMemory* memory_ = nullptr;
+  vmd_boot_info boot_{};
+  vmd_guest_status* status_ = nullptr;
+  std::mutex mu_;
+  std::map<uint32_t, SimVcpu*> vcpus_;
+};
+
+SimVcpu::~SimVcpu() { vm_->Unregister(id_); }
+
+class SimHypervisor final : public Hypervisor {
+ public:
+  explicit SimHypervisor(const SimProfile& profile) : profile_(profile) {}
+  BackendKind kind() const override { return BackendKind::kSim; }
+  uint32_t MaxVcpus() const override { return profile_.max_vcpus; }
+
+  absl::StatusOr<std::unique_ptr<Vm>> CreateVm(const VmConfig& config) override {
+    if (config.vcpus == 0 || config.vcpus > profile_.max_vcpus) {
+      return absl::InvalidArgumentError(absl::StrCat("sim: vcpus must be 1..", profile_.max_vcpus));
+    }
+    return std::make_unique<SimVm>(config);
+  }
+
+ private:
+  const SimProfile& profile_;
+};
+
+}  // namespace
+
+BackendAvailability ProbeSim() {
+  return {BackendKind::kSim, true, "", DefaultSimProfile().max_vcpus};
+}
+
+absl::StatusOr<std::unique_ptr<Hypervisor>> OpenSim(const std::string& profile) {
+  const SimProfile* p = profile.empty() ? &DefaultSimProfile() : FindSimProfile(profile);
+  if (p == nullptr) return absl::NotFoundError(absl::StrCat("sim: no host profile named '", profile, "'"));
+  return std::make_unique<SimHypervisor>(*p);
+}
+
+}  // namespace vmd::hv

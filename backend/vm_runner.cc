@@ -1,0 +1,216 @@
+#include "backend/vm_runner.h"
+
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+#include "backend/guest/guest_abi.h"
+
+namespace vmd::engine {
+
+const char* RunStateName(RunState state) {
+  switch (state) {
+    case RunState::kRunning: return "running";
+    case RunState::kPaused: return "paused";
+    case RunState::kStopped: return "stopped";
+    case RunState::kCrashed: return "crashed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<hv::Hypervisor>> OpenBackend(const EngineConfig& config) {
+  if (config.backend == "kvm") return hv::OpenHypervisor(hv::BackendKind::kKvm, "");
+  if (config.backend == "sim") return hv::OpenHypervisor(hv::BackendKind::kSim, config.sim_profile);
+  // auto: kvm whenever it is usable here, else the sim model.
+  auto kvm = hv::OpenHypervisor(hv::BackendKind::kKvm, "");
+  if (kvm.ok()) return kvm;
+  return hv::OpenHypervisor(hv::BackendKind::kSim, config.sim_profile);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<VmRunner>> VmRunner::Create(const EngineConfig& config) {
+  std::unique_ptr<VmRunner> r(new VmRunner(config));
+  auto hv = OpenBackend(config);
+  if (!hv.ok()) return hv.status();
+  r->hypervisor_ = *std::move(hv);
+
+  auto memory = hv::GuestMemory::Create(config.memory_mib << 20);
+  if (!memory.ok()) return memory.status();
+  r->memory_ = *std::move(memory);
+  *r->memory_->At<vmd_boot_info>(VMD_BOOT_INFO_GPA) = {
+      .magic = VMD_BOOT_INFO_MAGIC,
+      .workload = config.workload == "counter" ? uint32_t{VMD_WORKLOAD_COUNTER} : uint32_t{VMD_WORKLOAD_IDLE},
+      .vcpus = config.vcpus,
+      .heartbeat_ms = config.heartbeat_ms,
+      .memory_bytes = r->memory_->size(),
+      .tsc_khz = 0,  // filled in by the backend that knows it
+  };
+
+  auto vm = r->hypervisor_->CreateVm({.vcpus = config.vcpus,
+                                      .memory_bytes = r->memory_->size(),
+                                      .sim_profile = config.sim_profile});
+  if (!vm.ok()) return vm.status();
+  r->vm_ = *std::move(vm);
+  if (absl::Status s = r->vm_->SetGuestMemory(*r->memory_); !s.ok()) return s;
+  if (absl::Status s = r->vm_->LoadGuest(*r->memory_); !s.ok()) return s;
+  for (uint32_t i = 0; i < config.vcpus; ++i) {
+    auto vcpu = r->vm_->CreateVcpu(i);
+    if (!vcpu.ok()) return vcpu.status();
+    r->vcpus_.push_back(*std::move(vcpu));
+  }
+
+  auto console = ConsoleLog::Open(config.console_path());
+  if (!console.ok()) return console.status();
+  r->console_ = *std::move(console);
+  r->serial_ = std::make_unique<Serial16550>(r->console_.get());
+  r->io_bus_.Register(VMD_PORT_COM1, Serial16550::kPorts, r->serial_.get());
+  return r;
+}
+
+VmRunner::~VmRunner() {
+  {
+    std::lock_guard lock(mu_);
+    FinishLocked(RunState::kStopped, "engine shutting down", "");
+  }
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+absl::Status VmRunner::Start() {
+  std::lock_guard lock(mu_);
+  if (started_) return absl::FailedPreconditionError("VM already started");
+  started_ = true;
+  live_threads_ = static_cast<uint32_t>(vcpus_.size());
+  for (auto& vcpu : vcpus_) threads_.emplace_back(&VmRunner::VcpuLoop, this, vcpu.get());
+  return absl::OkStatus();
+}
+
+void VmRunner::KickAll() {
+  for (auto& vcpu : vcpus_) vcpu->Kick();
+}
+
+void VmRunner::FinishLocked(RunState state, std::string reason, std::string dump) {
+  if (state_ == RunState::kStopped || state_ == RunState::kCrashed) return;
+  state_ = state;
+  crash_reason_ = std::move(reason);
+  register_dump_ = std::move(dump);
+  KickAll();
+  cv_.notify_all();
+}
+
+void VmRunner::VcpuLoop(hv::Vcpu* vcpu) {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (pause_requested_ && state_ != RunState::kStopped && state_ != RunState::kCrashed) {
+        ++parked_;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return !pause_requested_ || state_ == RunState::kStopped || state_ == RunState::kCrashed; });
+        --parked_;
+      }
+      if (state_ == RunState::kStopped || state_ == RunState::kCrashed) break;
+    }
+    absl::StatusOr<hv::VcpuExit> exit = vcpu->Run();
+    if (!exit.ok()) {
+      std::lock_guard lock(mu_);
+      FinishLocked(RunState::kCrashed, absl::StrCat("vcpu ", vcpu->id(), ": ", exit.status().message()),
+                   vcpu->DumpRegisters());
+      break;
+    }
+    switch (exit->kind) {
+      case hv::ExitKind::kInterrupted:
+        break;
+      case hv::ExitKind::kIoOut:
+        if (exit->port == VMD_PORT_POWER) {
+          console_->Flush();
+          std::lock_guard lock(mu_);
+          powered_off_ = true;
+          FinishLocked(RunState::kStopped, "", "");
+        } else {
+          io_bus_.Out(exit->port, exit->io_data);
+        }
+        break;
+      case hv::ExitKind::kIoIn:
+        io_bus_.In(exit->port, exit->io_data);
+        vcpu->CompleteIoIn(exit->io_data);
+        break;
+      case hv::ExitKind::kMsrRead:
+      case hv::ExitKind::kMsrWrite:
+        // No MSR is trapped to user space without a policy: the guest sees #GP.
+        vcpu->CompleteMsr(0, /*inject_gp=*/true);
+        break;
+      case hv::ExitKind::kShutdown:
+      case hv::ExitKind::kInternalError: {
+        std::string dump = vcpu->DumpRegisters();
+        std::lock_guard lock(mu_);
+        FinishLocked(RunState::kCrashed,
+                     absl::StrCat("vcpu ", vcpu->id(), ": ", hv::ExitKindName(exit->kind), ": ", exit->reason),
+                     std::move(dump));
+        break;
+      }
+    }
+  }
+  std::lock_guard lock(mu_);
+  --live_threads_;
+  cv_.notify_all();
+}
+
+absl::Status VmRunner::Pause() {
+  std::unique_lock lock(mu_);
+  if (state_ != RunState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot pause: VM is ", RunStateName(state_)));
+  }
+  pause_requested_ = true;
+  KickAll();
+  cv_.wait(lock, [&] { return parked_ == live_threads_ || state_ != RunState::kRunning; });
+  if (state_ != RunState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat("VM became ", RunStateName(state_), " while pausing"));
+  }
+  state_ = RunState::kPaused;
+  return absl::OkStatus();
+}
+
+absl::Status VmRunner::Resume() {
+  std::lock_guard lock(mu_);
+  if (state_ != RunState::kPaused) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot resume: VM is ", RunStateName(state_)));
+  }
+  pause_requested_ = false;
+  state_ = RunState::kRunning;
+  cv_.notify_all();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> VmRunner::Stop(std::chrono::milliseconds timeout, bool force) {
+  std::unique_lock lock(mu_);
+  if (state_ == RunState::kStopped || state_ == RunState::kCrashed) return powered_off_;
+  if (!force && state_ == RunState::kRunning) {
+    lock.unlock();
+    absl::Status s = vm_->SignalMsi(0, VMD_VECTOR_SHUTDOWN);
+    lock.lock();
+    if (s.ok()) {
+      cv_.wait_for(lock, timeout, [&] { return state_ == RunState::kStopped || state_ == RunState::kCrashed; });
+    }
+  }
+  FinishLocked(RunState::kStopped, "", "");
+  cv_.wait(lock, [&] { return live_threads_ == 0; });
+  return powered_off_;
+}
+
+void VmRunner::WaitUntilDone() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] {
+    return (state_ == RunState::kStopped || state_ == RunState::kCrashed) && live_threads_ == 0;
+  });
+}
+
+RunnerStatus VmRunner::Status() {
+  std::lock_guard lock(mu_);
+  std::atomic_ref<uint64_t> counter(memory_->At<vmd_guest_status>(VMD_GUEST_STATUS_GPA)->counter);
+  return {state_, hypervisor_->kind(), counter.load(std::memory_order_relaxed), crash_reason_, register_dump_};
+}
+
+}  // namespace vmd::engine
