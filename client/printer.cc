@@ -1,0 +1,67 @@
+#include "client/printer.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/output.h"
+
+namespace vmd::client {
+
+Printer::Printer(OutputFormat format, std::ostream* out, absl::Time now)
+    : format_(format), out_(out), now_(now) {}
+
+absl::Status Printer::PrintJson(const google::protobuf::Message& message,
+                                bool one_line) {
+  absl::StatusOr<std::string> json =
+      ToJson(message, one_line ? JsonStyle::kLine : JsonStyle::kPretty);
+  if (!json.ok()) return json.status();
+  *out_ << *json << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintVm(const v1::Vm& vm) {
+  if (format_ == OutputFormat::kJson) return PrintJson(vm, false);
+  *out_ << RenderVm(vm) << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintVmList(const v1::ListVmsResponse& response) {
+  if (format_ == OutputFormat::kJson) return PrintJson(response, false);
+  const std::vector<v1::Vm> vms(response.vms().begin(), response.vms().end());
+  *out_ << RenderVmTable(vms, now_);
+  if (!response.next_page_token().empty()) {
+    *out_ << "next page token: " << response.next_page_token() << "\n";
+  }
+  *out_ << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintDeleted(const std::string& name,
+                                   const v1::DeleteVmResponse& response) {
+  if (format_ == OutputFormat::kJson) return PrintJson(response, false);
+  *out_ << RenderKeyValues({{"deleted", name}}) << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintEvent(const v1::Event& event) {
+  if (format_ == OutputFormat::kJson) return PrintJson(event, true);
+  *out_ << RenderEvent(event) << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintConsoleChunk(const v1::ConsoleChunk& chunk) {
+  if (format_ == OutputFormat::kJson) return PrintJson(chunk, true);
+  out_->write(chunk.data().data(),
+              static_cast<std::streamsize>(chunk.data().size()));
+  out_->flush();
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintHostInfo(const v1::HostInfo& info) {
+  if (format_ == OutputFormat::kJson) return PrintJson(info, false);
+  *out_ << RenderHostInfo(info) << std::flush;
+  return absl::OkStatus();
+}
+
+}  // namespace vmd::client

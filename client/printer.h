@@ -1,0 +1,51 @@
+// Writes vmctl's results in the chosen output format: the human renderings
+// of output.h for `table`, canonical protobuf JSON for `json`.
+#ifndef VMD_CLIENT_PRINTER_H_
+#define VMD_CLIENT_PRINTER_H_
+
+#include <ostream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "vmd/v1/host.pb.h"
+#include "vmd/v1/vm.pb.h"
+
+namespace vmd::client {
+
+enum class OutputFormat { kTable, kJson };
+
+class Printer {
+ public:
+  // `out` must outlive the printer. `now` is the reference for list ages.
+  Printer(OutputFormat format, std::ostream* out, absl::Time now);
+
+  OutputFormat format() const { return format_; }
+
+  // One VM: "key: value" lines, or a pretty JSON Vm object.
+  absl::Status PrintVm(const v1::Vm& vm);
+  // The list table, followed by "next page token: T" when the response has
+  // one; or the ListVmsResponse as pretty JSON.
+  absl::Status PrintVmList(const v1::ListVmsResponse& response);
+  // "deleted: NAME", or the (empty) DeleteVmResponse as JSON.
+  absl::Status PrintDeleted(const std::string& name,
+                            const v1::DeleteVmResponse& response);
+  // One line per event, flushed: a table line or a one-line JSON Event.
+  absl::Status PrintEvent(const v1::Event& event);
+  // The raw console bytes, or a one-line JSON ConsoleChunk; flushed.
+  absl::Status PrintConsoleChunk(const v1::ConsoleChunk& chunk);
+  absl::Status PrintHostInfo(const v1::HostInfo& info);
+
+ private:
+  absl::Status PrintJson(const google::protobuf::Message& message,
+                         bool one_line);
+
+  OutputFormat format_;
+  std::ostream* out_;
+  absl::Time now_;
+};
+
+}  // namespace vmd::client
+
+#endif  // VMD_CLIENT_PRINTER_H_
