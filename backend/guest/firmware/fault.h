@@ -1,0 +1,70 @@
+// Exception fix-ups: an instruction that may fault is listed in the
+// .vmd_extable section together with the address to resume at. The trap
+// handler records the fault in the vCPU's percpu block and resumes there, so
+// a probe op that #GPs (say a RDMSR of an MSR the guest may not read) reports
+// the fault and the program goes on with its next op. Same idea as Linux's
+// exception tables.
+#ifndef VMD_BACKEND_GUEST_FIRMWARE_FAULT_H_
+#define VMD_BACKEND_GUEST_FIRMWARE_FAULT_H_
+
+#include <stdint.h>
+
+#include "backend/guest/firmware/percpu.h"
+
+struct extable_entry {
+  uint64_t fault_rip;
+  uint64_t fixup_rip;
+};
+
+// Emits an extable entry from inline assembly: `fault` and `fixup` are labels.
+#define EXTABLE_ENTRY(fault, fixup)         \
+  ".pushsection .vmd_extable, \"a\"\n\t"    \
+  ".balign 8\n\t"                           \
+  ".quad " #fault ", " #fixup "\n\t"        \
+  ".popsection\n\t"
+
+// The fix-up address for a faulting RIP, or 0 when the RIP is not listed.
+uint64_t extable_fixup(uint64_t rip);
+
+static inline void fault_arm(void) { this_cpu()->fault_vector = FAULT_NONE; }
+static inline uint32_t fault_vector(void) { return this_cpu()->fault_vector; }
+
+// Each returns FAULT_NONE, or the vector of the exception the op raised.
+static inline uint32_t safe_rdmsr(uint32_t index, uint64_t* value) {
+  uint32_t lo = 0, hi = 0;
+  fault_arm();
+  __asm__ volatile("1: rdmsr\n2:\n\t" EXTABLE_ENTRY(1b, 2b)
+                   : "+a"(lo), "+d"(hi)
+                   : "c"(index)
+                   : "memory");
+  *value = ((uint64_t)hi << 32) | lo;
+  return fault_vector();
+}
+
+static inline uint32_t safe_wrmsr(uint32_t index, uint64_t value) {
+  fault_arm();
+  __asm__ volatile("1: wrmsr\n2:\n\t" EXTABLE_ENTRY(1b, 2b)
+                   :
+                   : "c"(index), "a"((uint32_t)value), "d"((uint32_t)(value >> 32))
+                   : "memory");
+  return fault_vector();
+}
+
+static inline uint32_t safe_read64(uint64_t address, uint64_t* value) {
+  uint64_t v = 0;
+  fault_arm();
+  __asm__ volatile("1: movq (%1), %0\n2:\n\t" EXTABLE_ENTRY(1b, 2b)
+                   : "+r"(v)
+                   : "r"(address)
+                   : "memory");
+  *value = v;
+  return fault_vector();
+}
+
+static inline uint32_t safe_ud2(void) {
+  fault_arm();
+  __asm__ volatile("1: ud2\n2:\n\t" EXTABLE_ENTRY(1b, 2b) ::: "memory");
+  return fault_vector();
+}
+
+#endif  // VMD_BACKEND_GUEST_FIRMWARE_FAULT_H_

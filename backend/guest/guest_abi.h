@@ -1,0 +1,112 @@
+// The contract between the engine and the guest firmware, shared by the
+// firmware (freestanding C) and the engine (C++). The sim backend's guest
+// model follows the same contract, so both backends are driven identically.
+#ifndef VMD_BACKEND_GUEST_GUEST_ABI_H_
+#define VMD_BACKEND_GUEST_GUEST_ABI_H_
+
+#include <stdint.h>
+
+// Guest-physical layout (low memory; the rest is free for the workload).
+#define VMD_BOOT_INFO_GPA 0x5000ull     // struct vmd_boot_info, written by the engine
+#define VMD_GUEST_STATUS_GPA 0x6000ull  // struct vmd_guest_status, written by the guest
+#define VMD_MIN_MEMORY_MIB 16
+
+// I/O ports. Completion and requests go through ports, never HLT: with the
+// in-kernel irqchip KVM handles HLT itself and does not exit.
+#define VMD_PORT_COM1 0x3f8       // 16550 UART, 8 registers
+#define VMD_PORT_POWER 0xf4       // out8: the guest powers off (value = exit code)
+
+// Interrupt the engine sends (MSI, fixed, to APIC 0) to ask for a graceful
+// power-off, like an ACPI power button.
+#define VMD_VECTOR_SHUTDOWN 0xf0
+
+#define VMD_BOOT_INFO_MAGIC 0x31444d56u  // "VMD1"
+
+enum vmd_workload {
+  VMD_WORKLOAD_IDLE = 0,     // wait for interrupts; power off on request
+  VMD_WORKLOAD_COUNTER = 1,  // advance status.counter, heartbeat on COM1
+};
+
+struct vmd_boot_info {
+  uint32_t magic;
+  uint32_t workload;      // enum vmd_workload
+  uint32_t vcpus;
+  uint32_t heartbeat_ms;  // counter workload: period of its console line
+  uint64_t memory_bytes;
+  uint64_t tsc_khz;       // guest TSC frequency, for time-based loops
+};
+
+struct vmd_guest_status {
+  uint64_t counter;  // counter workload: advanced by the guest, never by the engine
+  uint64_t heartbeats;
+};
+
+
+// ---------------------------------------------------------------------------
+// Firmware layout and boot protocol (kvm backend <-> firmware). Added with the
+// firmware; everything above is unchanged.
+//
+// Guest-physical map (identity-mapped, 2 MiB pages, whole RAM up to
+// VMD_IDENTITY_MAP_MAX_BYTES):
+//   0x000000  page 0, unused
+//   0x001000  boot GDT (null, 64-bit code 0x08, data 0x10, TSS 0x18)
+//   0x002000  boot TSS (zero; TR must be valid for VM entry)
+//   0x005000  struct vmd_boot_info        (above)
+//   0x006000  struct vmd_guest_status     (above)
+//   0x007000  struct vmd_guest_diag       (below)
+//   0x010000  page tables: PML4, PDPT, then one PD per GiB
+//   0x100000  firmware image (code, data, bss), entry at its first byte
+//   0x200000  per-vCPU stacks, VMD_STACK_BYTES each; vCPU i's stack ends at
+//             VMD_STACKS_GPA + (i + 1) * VMD_STACK_BYTES
+// Entry state, every vCPU: 64-bit long mode, CPL 0, interrupts off,
+// RIP = VMD_FIRMWARE_ENTRY_GPA, RSP = its stack top, RDI = vCPU id (= x2APIC
+// id), RSI = VMD_BOOT_INFO_GPA, IDT empty (a fault before the firmware loads
+// its IDT is a triple fault).
+// ---------------------------------------------------------------------------
+#define VMD_BOOT_GDT_GPA 0x1000ull
+#define VMD_BOOT_TSS_GPA 0x2000ull
+#define VMD_GUEST_DIAG_GPA 0x7000ull
+#define VMD_PAGE_TABLES_GPA 0x10000ull
+#define VMD_PAGE_TABLES_MAX_BYTES 0x70000ull  // PML4 + PDPT + 110 PDs
+#define VMD_IDENTITY_MAP_MAX_BYTES (110ull << 30)
+#define VMD_FIRMWARE_GPA 0x100000ull
+#define VMD_FIRMWARE_MAX_BYTES 0x100000ull
+#define VMD_FIRMWARE_ENTRY_GPA VMD_FIRMWARE_GPA
+#define VMD_STACKS_GPA 0x200000ull
+#define VMD_STACK_BYTES 0x4000ull
+
+// Boot GDT selectors (the firmware's own GDT uses the same ones).
+#define VMD_SELECTOR_CODE64 0x08
+#define VMD_SELECTOR_DATA 0x10
+#define VMD_SELECTOR_TSS 0x18
+
+// Values the firmware writes to VMD_PORT_POWER.
+#define VMD_POWER_OFF_OK 0            // graceful (shutdown vector)
+#define VMD_POWER_OFF_BAD_BOOT_INFO 2  // boot info magic wrong
+#define VMD_POWER_OFF_BAD_WORKLOAD 3   // unknown workload
+
+// Console lines the firmware prints besides the boot line and heartbeats
+// (format: "vmd firmware: <workload name> on <vcpus> vcpu(s)\n" and
+// "heartbeat <n> counter=<counter>\n", n counting from 1).
+#define VMD_CONSOLE_POWER_OFF_LINE "vmd firmware: power-off requested\n"
+
+#define VMD_GUEST_DIAG_MAGIC 0x47444d56u  // "VMDG"
+#define VMD_FIXUP_SELFTEST_PASSED 1u
+#define VMD_FIXUP_SELFTEST_FAILED 2u
+
+// Written by the firmware (kvm backend only; the sim has no x86 to diagnose).
+// Fields the guest changes at run time: read them with volatile/atomic loads.
+struct vmd_guest_diag {
+  uint32_t magic;             // VMD_GUEST_DIAG_MAGIC once the BSP set up
+  uint32_t vcpus_online;      // vCPUs that finished their setup
+  uint64_t exceptions;        // CPU exceptions taken (fixed up or fatal)
+  uint32_t last_vector;       // of the most recent exception
+  uint32_t last_vcpu;
+  uint64_t last_error_code;
+  uint64_t last_rip;
+  uint32_t fixup_selftest;    // VMD_FIXUP_SELFTEST_*: #UD and #GP fixed up at boot
+  uint32_t apic_id_mismatches;  // vCPUs whose x2APIC id / CPUID.0xB id != RDI
+  uint64_t interrupts[256];   // external interrupts taken, by vector (all vCPUs)
+};
+
+#endif  // VMD_BACKEND_GUEST_GUEST_ABI_H_
