@@ -1,0 +1,52 @@
+#include "daemon/engine_client.h"
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+
+namespace vmd::daemon {
+namespace {
+
+template <typename Request, typename Response, typename Method>
+absl::StatusOr<Response> Call(Method method, const Request& request, std::chrono::milliseconds deadline) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  Response response;
+  grpc::Status s = method(&ctx, request, &response);
+  if (!s.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), absl::StrCat("engine: ", s.error_message()));
+  }
+  return response;
+}
+
+}  // namespace
+
+EngineClient::EngineClient(const std::string& socket_path)
+    : stub_(engine::v1::Engine::NewStub(
+          grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials()))) {}
+
+absl::StatusOr<engine::v1::EngineStatus> EngineClient::GetStatus(std::chrono::milliseconds deadline) {
+  return Call<engine::v1::GetStatusRequest, engine::v1::EngineStatus>(
+      [this](auto* c, auto& rq, auto* rs) { return stub_->GetStatus(c, rq, rs); }, {}, deadline);
+}
+
+absl::StatusOr<engine::v1::EngineStatus> EngineClient::Pause(std::chrono::milliseconds deadline) {
+  return Call<engine::v1::PauseRequest, engine::v1::EngineStatus>(
+      [this](auto* c, auto& rq, auto* rs) { return stub_->Pause(c, rq, rs); }, {}, deadline);
+}
+
+absl::StatusOr<engine::v1::EngineStatus> EngineClient::Resume(std::chrono::milliseconds deadline) {
+  return Call<engine::v1::ResumeRequest, engine::v1::EngineStatus>(
+      [this](auto* c, auto& rq, auto* rs) { return stub_->Resume(c, rq, rs); }, {}, deadline);
+}
+
+absl::StatusOr<bool> EngineClient::Stop(uint32_t timeout_ms, bool force, std::chrono::milliseconds deadline) {
+  engine::v1::StopRequest request;
+  request.set_timeout_ms(timeout_ms);
+  request.set_force(force);
+  auto r = Call<engine::v1::StopRequest, engine::v1::StopResponse>(
+      [this](auto* c, auto& rq, auto* rs) { return stub_->Stop(c, rq, rs); }, request, deadline);
+  if (!r.ok()) return r.status();
+  return r->graceful();
+}
+
+}  // namespace vmd::daemon

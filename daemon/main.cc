@@ -1,0 +1,122 @@
+// vmd: the VM control-plane daemon. Serves vmd.v1 over a unix socket, keeps
+// its state in SQLite under --state-dir, and supervises one vmd-engine per
+// running VM. Engines outlive vmd; on start vmd re-attaches to them.
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "client/default_paths.h"
+#include "daemon/host_inventory.h"
+#include "daemon/host_service.h"
+#include "daemon/vm_manager.h"
+#include "daemon/vm_service.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// vmd-engine next to vmd (installed), or in the build tree's backend/.
+std::string FindEngine() {
+  fs::path self = fs::read_symlink("/proc/self/exe").parent_path();
+  for (const fs::path& candidate : {self / "vmd-engine", self.parent_path() / "backend" / "vmd-engine"}) {
+    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "vmd-engine";
+}
+
+int Fail(const std::string& message) {
+  std::cerr << "vmd: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vmd: control plane for KVM virtual machines"};
+  std::string state_dir = vmd::DefaultStateDir();
+  std::string listen = "unix:" + vmd::DefaultSocketPath();
+  std::string engine_path;
+  uint32_t heartbeat_ms = 1000;
+  app.add_option("--state-dir", state_dir, "state directory (SQLite store, VM runtime dirs)")->capture_default_str();
+  app.add_option("--listen", listen, "API address, unix:PATH")->capture_default_str();
+  app.add_option("--engine", engine_path, "path of vmd-engine (default: next to vmd)");
+  app.add_option("--heartbeat-ms", heartbeat_ms, "period of the counter workload's console heartbeat")
+      ->capture_default_str()
+      ->check(CLI::Range(10u, 3600000u));
+  CLI11_PARSE(app, argc, argv);
+
+  if (!absl::StartsWith(listen, "unix:")) {
+    return Fail("--listen: only unix:PATH is supported (TCP with mTLS is not built yet)");
+  }
+  const std::string socket_path = listen.substr(5);
+  if (engine_path.empty()) engine_path = FindEngine();
+  state_dir = fs::absolute(state_dir).lexically_normal().string();
+  // The longest path under the state dir is a VM's engine socket.
+  if (state_dir.size() + sizeof("/vms/0123456789abcdef/engine.sock") > sizeof(sockaddr_un::sun_path)) {
+    return Fail(absl::StrCat("--state-dir: \"", state_dir, "\" is too long for the engines' unix sockets (at most ",
+                             sizeof(sockaddr_un::sun_path) - sizeof("/vms/0123456789abcdef/engine.sock"),
+                             " characters)"));
+  }
+
+  std::error_code ec;
+  fs::create_directories(state_dir, ec);
+  if (ec) return Fail(absl::StrCat("--state-dir ", state_dir, ": ", ec.message()));
+  // One vmd per state dir.
+  int lock_fd = open((state_dir + "/vmd.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return Fail(absl::StrCat("another vmd is using the state dir ", state_dir));
+  }
+
+  absl::StatusOr<vmd::v1::HostInfo> host = vmd::daemon::ProbeHost(engine_path);
+  if (!host.ok()) return Fail(std::string(host.status().message()));
+
+  auto manager = vmd::daemon::VmManager::Open({state_dir, engine_path, heartbeat_ms}, *host);
+  if (!manager.ok()) return Fail(std::string(manager.status().message()));
+
+  vmd::daemon::VmServiceImpl vm_service(manager->get());
+  vmd::daemon::HostServiceImpl host_service(*host);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  fs::create_directories(fs::path(socket_path).parent_path(), ec);
+  fs::remove(socket_path, ec);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials());
+  builder.RegisterService(&vm_service);
+  builder.RegisterService(&host_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) return Fail(absl::StrCat("cannot listen on ", listen));
+  chmod(socket_path.c_str(), 0660);
+
+  std::cerr << "vmd " << VMD_VERSION << ": listening on " << listen << ", state in " << state_dir << ", "
+            << (*manager)->vm_count() << " VM(s), auto backend " << host->auto_backend() << "\n";
+
+  // SIGTERM/SIGINT end vmd; engines keep running and are re-attached later.
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &term, nullptr);
+  std::thread([&] {
+    int sig = 0;
+    sigwait(&term, &sig);
+    std::cerr << "vmd: signal " << sig << ", shutting down (engines keep running)\n";
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }).detach();
+  server->Wait();
+  fs::remove(socket_path, ec);
+  return 0;
+}

@@ -1,0 +1,66 @@
+#include "daemon/event_log.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace vmd::daemon {
+namespace {
+
+using std::chrono::milliseconds;
+
+v1::Event Ev(uint64_t seq, const std::string& vm) {
+  v1::Event e;
+  e.set_sequence(seq);
+  e.set_vm_name(vm);
+  return e;
+}
+
+TEST(EventLogTest, ReadsAfterASequence) {
+  EventLog log(100);
+  for (uint64_t i = 1; i <= 5; ++i) log.Publish(Ev(i, i % 2 ? "a" : "b"));
+  std::vector<v1::Event> out;
+  auto next = log.Read(2, "", milliseconds(0), &out);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, 5u);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].sequence(), 3u);
+}
+
+TEST(EventLogTest, AFilterStillAdvancesTheCursor) {
+  EventLog log(100);
+  for (uint64_t i = 1; i <= 4; ++i) log.Publish(Ev(i, i == 2 ? "a" : "b"));
+  std::vector<v1::Event> out;
+  auto next = log.Read(0, "a", milliseconds(0), &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].sequence(), 2u);
+  EXPECT_EQ(*next, 4u);
+}
+
+TEST(EventLogTest, WaitsForTheNextEvent) {
+  EventLog log(100);
+  log.Publish(Ev(1, "a"));
+  std::thread publisher([&] {
+    std::this_thread::sleep_for(milliseconds(50));
+    log.Publish(Ev(2, "a"));
+  });
+  std::vector<v1::Event> out;
+  auto next = log.Read(1, "", milliseconds(5000), &out);
+  publisher.join();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(*next, 2u);
+}
+
+TEST(EventLogTest, OutOfRangeWhenEventsWereDropped) {
+  EventLog log(3);
+  for (uint64_t i = 1; i <= 10; ++i) log.Publish(Ev(i, "a"));
+  std::vector<v1::Event> out;
+  EXPECT_EQ(log.Read(2, "", milliseconds(0), &out).status().code(), absl::StatusCode::kOutOfRange);
+  // Just before the retained window is fine: nothing is missed.
+  auto next = log.Read(7, "", milliseconds(0), &out);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(out.size(), 3u);
+}
+
+}  // namespace
+}  // namespace vmd::daemon
