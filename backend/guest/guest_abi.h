@@ -54,6 +54,7 @@ struct vmd_guest_status {
 //   0x005000  struct vmd_boot_info        (above)
 //   0x006000  struct vmd_guest_status     (above)
 //   0x007000  struct vmd_guest_diag       (below)
+//   0x008000  free (reserved for the probe-program mailbox)
 //   0x010000  page tables: PML4, PDPT, then one PD per GiB
 //   0x100000  firmware image (code, data, bss), entry at its first byte
 //   0x200000  per-vCPU stacks, VMD_STACK_BYTES each; vCPU i's stack ends at
@@ -61,7 +62,9 @@ struct vmd_guest_status {
 // Entry state, every vCPU: 64-bit long mode, CPL 0, interrupts off,
 // RIP = VMD_FIRMWARE_ENTRY_GPA, RSP = its stack top, RDI = vCPU id (= x2APIC
 // id), RSI = VMD_BOOT_INFO_GPA, IDT empty (a fault before the firmware loads
-// its IDT is a triple fault).
+// its IDT is a triple fault). vCPU 0 runs the workload; the other vCPUs set up
+// (GDT, IDT, x2APIC) and park in an interrupts-on HLT loop: they count the
+// interrupts sent to them and power off if they receive VMD_VECTOR_SHUTDOWN.
 // ---------------------------------------------------------------------------
 #define VMD_BOOT_GDT_GPA 0x1000ull
 #define VMD_BOOT_TSS_GPA 0x2000ull

@@ -1,5 +1,6 @@
 #include "tests/kvm/kvm_test_vm.h"
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 
@@ -111,8 +112,10 @@ void TestVm::VcpuLoop(uint32_t id) {
         break;
       }
       case ExitKind::kIoIn: {
-        uint8_t value = exit->port == kUartLsr ? kLsrTransmitterEmpty : 0xff;
-        vcpu.CompleteIoIn(std::span<const uint8_t>(&value, 1));
+        // Filled in place, as the engine's io bus does.
+        std::fill(exit->io_data.begin(), exit->io_data.end(), 0xff);
+        if (exit->port == kUartLsr && !exit->io_data.empty()) exit->io_data[0] = kLsrTransmitterEmpty;
+        vcpu.CompleteIoIn(exit->io_data);
         break;
       }
       case ExitKind::kMsrRead:

@@ -16,6 +16,9 @@
 #define VECTOR_GP 13
 #define NON_CANONICAL_ADDRESS 0x8000000000000000ull
 
+_Static_assert(sizeof(struct vmd_guest_diag) <= 0x1000,
+               "the diag page is one page");
+
 // Set by the BSP once the IDT and the diag page are ready.
 static volatile uint32_t global_ready;
 

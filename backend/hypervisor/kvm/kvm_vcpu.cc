@@ -79,7 +79,9 @@ absl::StatusOr<std::unique_ptr<KvmVcpu>> KvmVcpu::Create(uint32_t id, Fd fd, siz
 KvmVcpu::~KvmVcpu() { munmap(run_, run_size_); }
 
 absl::StatusOr<VcpuExit> KvmVcpu::Run() {
-  if (!thread_known_) {
+  // Remember the calling thread for Kick's signal (again if the engine moved
+  // the vCPU to another thread), and make sure the signal can reach it.
+  if (!thread_known_ || !pthread_equal(thread_.load(), pthread_self())) {
     thread_known_ = true;
     UnblockKickSignal();
     thread_.store(pthread_self());
@@ -179,9 +181,12 @@ std::optional<VcpuExit> KvmVcpu::MapExit() {
 void KvmVcpu::CompleteIoIn(std::span<const uint8_t> data) {
   if (last_exit_reason_ != KVM_EXIT_IO || run_->io.direction != KVM_EXIT_IO_IN) return;
   uint8_t* area = reinterpret_cast<uint8_t*>(run_) + run_->io.data_offset;
-  size_t size = size_t{run_->io.size} * run_->io.count;
-  std::memset(area, 0, size);
-  std::memcpy(area, data.data(), std::min(size, data.size()));
+  const size_t size = size_t{run_->io.size} * run_->io.count;
+  const size_t n = std::min(size, data.size());
+  // `data` may be the exit's own io_data (filled in place): memmove, and zero
+  // only what it does not cover.
+  std::memmove(area, data.data(), n);
+  std::memset(area + n, 0, size - n);
 }
 
 void KvmVcpu::CompleteMsr(uint64_t value, bool inject_gp) {
