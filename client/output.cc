@@ -245,13 +245,13 @@ std::string RenderHostInfo(const v1::HostInfo& info) {
 
   std::vector<std::vector<std::string>> backends;
   for (const v1::BackendInfo& backend : info.backends()) {
-    backends.push_back(
-        {backend.name(),
-         backend.usable() ? "usable"
-                          : absl::StrCat("unusable: ", backend.reason()),
-         backend.max_vcpus() == 0
-             ? ""
-             : absl::StrCat("max ", backend.max_vcpus(), " vcpus")});
+    std::string state =
+        backend.usable() ? "usable"
+                         : absl::StrCat("unusable: ", backend.reason());
+    if (backend.max_vcpus() != 0) {
+      absl::StrAppend(&state, " (max ", backend.max_vcpus(), " vcpus)");
+    }
+    backends.push_back({backend.name(), state});
   }
   absl::StrAppend(&out, "backends:\n");
   for (absl::string_view line :

@@ -1,0 +1,404 @@
+// VmdClient against the in-process fake daemon: results, status mapping,
+// deadlines, paging and stream cancellation.
+#include "client/vmd_client.h"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "client/grpc_status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/client/fake_vmd.h"
+
+namespace vmd::client {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::vmd::testing::FakeState;
+using ::vmd::testing::FakeVmd;
+using ::vmd::testing::MakeVm;
+using ::vmd::testing::StreamMode;
+
+v1::Event MakeEvent(uint64_t sequence, const std::string& vm) {
+  v1::Event event;
+  event.set_sequence(sequence);
+  event.set_type(v1::EVENT_TYPE_STATE_CHANGED);
+  event.set_vm_name(vm);
+  return event;
+}
+
+class VmdClientTest : public ::testing::Test {
+ protected:
+  VmdClientTest() : client_(fake_.address()) {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().vms["a"] =
+        MakeVm("a", v1::VM_STATE_RUNNING, absl::FromUnixSeconds(1700000000));
+    fake_.state().vms["b"] =
+        MakeVm("b", v1::VM_STATE_STOPPED, absl::FromUnixSeconds(1700000000));
+  }
+
+  std::vector<std::string> Names(const std::vector<v1::Vm>& vms) {
+    std::vector<std::string> names;
+    for (const v1::Vm& vm : vms) names.push_back(vm.spec().name());
+    return names;
+  }
+
+  FakeVmd fake_;
+  VmdClient client_;
+};
+
+TEST_F(VmdClientTest, GetVmReturnsTheVm) {
+  v1::GetVmRequest request;
+  request.set_name("a");
+  absl::StatusOr<v1::Vm> vm = client_.GetVm(request);
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->id(), "id-a");
+  EXPECT_EQ(vm->status().state(), v1::VM_STATE_RUNNING);
+  EXPECT_FALSE(client_.IsDisconnected());
+}
+
+TEST_F(VmdClientTest, ServerErrorsKeepTheirCodeAndMessage) {
+  v1::GetVmRequest get;
+  get.set_name("missing");
+  absl::StatusOr<v1::Vm> vm = client_.GetVm(get);
+  EXPECT_EQ(vm.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(vm.status().message(), "vm \"missing\" not found");
+
+  v1::StartVmRequest start;
+  start.set_name("a");
+  vm = client_.StartVm(start);
+  EXPECT_EQ(vm.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(vm.status().message(),
+            "vm \"a\" is RUNNING; StartVm needs CREATED, STOPPED or CRASHED");
+
+  v1::CreateVmRequest create;
+  create.mutable_spec()->set_name("b");
+  vm = client_.CreateVm(create);
+  EXPECT_EQ(vm.status().code(), absl::StatusCode::kAlreadyExists);
+
+  // The daemon itself answering UNAVAILABLE is not a lost connection.
+  v1::ResumeVmRequest resume;
+  resume.set_name("a");
+  vm = client_.ResumeVm(resume);
+  EXPECT_EQ(vm.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(vm.status().message(), "engine of vm \"a\" is not answering");
+  EXPECT_FALSE(client_.IsDisconnected());
+}
+
+TEST_F(VmdClientTest, RequestsReachTheServerIntact) {
+  v1::CreateVmRequest create;
+  create.set_request_id("req-1");
+  create.mutable_spec()->set_name("c");
+  create.mutable_spec()->set_vcpus(4);
+  (*create.mutable_spec()->mutable_labels())["env"] = "prod";
+  absl::StatusOr<v1::Vm> vm = client_.CreateVm(create);
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->spec().vcpus(), 4u);
+
+  v1::StopVmRequest stop;
+  stop.set_name("c");
+  stop.set_timeout_ms(1500);
+  stop.set_force(true);
+  vm = client_.StopVm(stop);
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->status().state(), v1::VM_STATE_STOPPED);
+
+  v1::DeleteVmRequest del;
+  del.set_name("c");
+  EXPECT_TRUE(client_.DeleteVm(del).ok());
+  EXPECT_EQ(client_.DeleteVm(del).status().code(),
+            absl::StatusCode::kNotFound);
+
+  absl::MutexLock lock(&fake_.state().mu);
+  ASSERT_EQ(fake_.state().create_requests.size(), 1u);
+  EXPECT_EQ(fake_.state().create_requests[0].request_id(), "req-1");
+  EXPECT_EQ(fake_.state().create_requests[0].spec().labels().at("env"),
+            "prod");
+  ASSERT_EQ(fake_.state().stop_requests.size(), 1u);
+  EXPECT_EQ(fake_.state().stop_requests[0].timeout_ms(), 1500u);
+  EXPECT_TRUE(fake_.state().stop_requests[0].force());
+}
+
+TEST_F(VmdClientTest, DeadlineExceededWhenTheServerIsSlow) {
+  v1::PauseVmRequest request;
+  request.set_name("a");
+  const absl::Time start = absl::Now();
+  absl::StatusOr<v1::Vm> vm =
+      client_.PauseVm(request, {.timeout = absl::Milliseconds(200)});
+  EXPECT_EQ(vm.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  // The server saw the call end.
+  EXPECT_TRUE(fake_.WaitFor(
+      [](const FakeState& s) { return s.cancelled_calls == 1; },
+      absl::Seconds(10)));
+}
+
+TEST_F(VmdClientTest, UnreachableDaemonIsUnavailable) {
+  VmdClient client("unix:/nonexistent/vmd.sock");
+  EXPECT_EQ(client.address(), "unix:/nonexistent/vmd.sock");
+  absl::StatusOr<v1::HostInfo> info = client.GetHostInfo();
+  EXPECT_EQ(info.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(client.IsDisconnected());
+}
+
+TEST_F(VmdClientTest, BarePathIsAUnixSocket) {
+  const std::string path = fake_.address().substr(5);  // Without "unix:".
+  VmdClient client(path);
+  EXPECT_EQ(client.address(), fake_.address());
+  EXPECT_TRUE(client.GetHostInfo().ok());
+}
+
+TEST_F(VmdClientTest, GetHostInfo) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().host_info.set_version("9.9.9");
+    fake_.state().host_info.set_auto_backend("sim");
+  }
+  absl::StatusOr<v1::HostInfo> info = client_.GetHostInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->version(), "9.9.9");
+  EXPECT_EQ(info->auto_backend(), "sim");
+}
+
+TEST_F(VmdClientTest, ListAllVmsFollowsEveryPage) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    for (const char* name : {"c", "d", "e"}) {
+      fake_.state().vms[name] =
+          MakeVm(name, v1::VM_STATE_CREATED, absl::Now());
+    }
+  }
+  v1::ListVmsRequest request;
+  request.set_page_size(2);
+  absl::StatusOr<std::vector<v1::Vm>> vms = client_.ListAllVms(request);
+  ASSERT_TRUE(vms.ok()) << vms.status();
+  EXPECT_THAT(Names(*vms), ElementsAre("a", "b", "c", "d", "e"));
+
+  absl::MutexLock lock(&fake_.state().mu);
+  ASSERT_EQ(fake_.state().list_requests.size(), 3u);
+  EXPECT_EQ(fake_.state().list_requests[0].page_token(), "");
+  EXPECT_EQ(fake_.state().list_requests[1].page_token(), "2");
+  EXPECT_EQ(fake_.state().list_requests[2].page_token(), "4");
+  EXPECT_EQ(fake_.state().list_requests[2].page_size(), 2);
+}
+
+TEST_F(VmdClientTest, ListVmsIsOnePage) {
+  v1::ListVmsRequest request;
+  request.set_page_size(1);
+  absl::StatusOr<v1::ListVmsResponse> page = client_.ListVms(request);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->vms_size(), 1);
+  EXPECT_EQ(page->next_page_token(), "1");
+}
+
+TEST_F(VmdClientTest, ListAllVmsPassesFiltersAndErrors) {
+  v1::ListVmsRequest request;
+  request.add_states(v1::VM_STATE_STOPPED);
+  absl::StatusOr<std::vector<v1::Vm>> vms = client_.ListAllVms(request);
+  ASSERT_TRUE(vms.ok()) << vms.status();
+  EXPECT_THAT(Names(*vms), ElementsAre("b"));
+
+  request.set_page_size(5000);
+  EXPECT_EQ(client_.ListAllVms(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(VmdClientTest, ListAllVmsStopsOnARepeatedPageToken) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().stuck_page_token = "0";  // Back to the first page.
+  }
+  absl::StatusOr<std::vector<v1::Vm>> vms = client_.ListAllVms({});
+  EXPECT_EQ(vms.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(vms.status().message(), HasSubstr("page token \"0\" twice"));
+}
+
+TEST_F(VmdClientTest, WatchEventsDeliversTheBacklogUntilTheServerEnds) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().events = {MakeEvent(1, "a"), MakeEvent(2, "b"),
+                            MakeEvent(3, "a"), MakeEvent(4, "a")};
+  }
+  v1::WatchEventsRequest request;
+  request.set_after_sequence(1);
+  request.set_vm_name("a");
+  std::vector<uint64_t> sequences;
+  absl::Status status = client_.WatchEvents(request, [&](const v1::Event& e) {
+    sequences.push_back(e.sequence());
+    return true;
+  });
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_THAT(sequences, ElementsAre(3, 4));
+}
+
+TEST_F(VmdClientTest, WatchEventsReportsStreamErrors) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().first_retained_sequence = 10;
+  }
+  int calls = 0;
+  absl::Status status = client_.WatchEvents({}, [&](const v1::Event&) {
+    ++calls;
+    return true;
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(status.message(),
+            "events after 0 are no longer retained; the oldest is 10");
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(VmdClientTest, CallbackReturningFalseStopsAnEndlessStream) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().stream_mode = StreamMode::kEndless;
+  }
+  int calls = 0;
+  absl::Status status = client_.WatchEvents({}, [&](const v1::Event&) {
+    return ++calls < 3;
+  });
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(calls, 3);
+  EXPECT_TRUE(fake_.WaitFor(
+      [](const FakeState& s) { return s.cancelled_calls == 1; },
+      absl::Seconds(10)));
+}
+
+TEST_F(VmdClientTest, CancelFromAnotherThreadEndsAnOpenStream) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().events = {MakeEvent(1, "a")};
+    fake_.state().stream_mode = StreamMode::kHoldOpen;
+  }
+  StreamCanceller canceller;
+  absl::Notification first_event;
+  absl::Status status = absl::UnknownError("not run");
+  int calls = 0;
+  std::thread watcher([&] {
+    status = client_.WatchEvents(
+        {},
+        [&](const v1::Event&) {
+          ++calls;
+          first_event.Notify();
+          return true;
+        },
+        &canceller);
+  });
+  ASSERT_TRUE(first_event.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // The stream is open and idle now; only the cancel can end it.
+  canceller.Cancel();
+  watcher.join();
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(canceller.IsCancelled());
+  EXPECT_TRUE(fake_.WaitFor(
+      [](const FakeState& s) { return s.cancelled_calls == 1; },
+      absl::Seconds(10)));
+}
+
+TEST_F(VmdClientTest, CancelBeforeTheCallSendsNothing) {
+  StreamCanceller canceller;
+  canceller.Cancel();
+  int calls = 0;
+  absl::Status status = client_.WatchEvents(
+      {},
+      [&](const v1::Event&) {
+        ++calls;
+        return true;
+      },
+      &canceller);
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(calls, 0);
+  absl::MutexLock lock(&fake_.state().mu);
+  EXPECT_EQ(fake_.state().watch_calls, 0);
+}
+
+TEST_F(VmdClientTest, StreamDeadlineBoundsTheWholeStream) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().stream_mode = StreamMode::kHoldOpen;
+  }
+  absl::Status status = client_.WatchEvents(
+      {}, [](const v1::Event&) { return true; }, nullptr,
+      {.timeout = absl::Milliseconds(200)});
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(VmdClientTest, StreamConsoleFromAnOffset) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().consoles["a"] = "hello, console\n";
+  }
+  v1::StreamConsoleRequest request;
+  request.set_name("a");
+  request.set_offset(7);
+  std::string text;
+  std::vector<uint64_t> offsets;
+  absl::Status status =
+      client_.StreamConsole(request, [&](const v1::ConsoleChunk& chunk) {
+        offsets.push_back(chunk.offset());
+        text += chunk.data();
+        return true;
+      });
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(text, "console\n");
+  EXPECT_THAT(offsets, ElementsAre(7, 11));
+
+  request.set_name("nope");
+  status = client_.StreamConsole(request,
+                                 [](const v1::ConsoleChunk&) { return true; });
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(VmdClientTest, FollowedConsoleEndsOnCancel) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().consoles["a"] = "boot\n";
+  }
+  v1::StreamConsoleRequest request;
+  request.set_name("a");
+  request.set_follow(true);
+  StreamCanceller canceller;
+  std::string text;
+  absl::Status status;
+  std::thread follower([&] {
+    status = client_.StreamConsole(
+        request,
+        [&](const v1::ConsoleChunk& chunk) {
+          text += chunk.data();
+          return true;
+        },
+        &canceller);
+  });
+  ASSERT_TRUE(fake_.WaitFor(
+      [](const FakeState& s) { return s.console_calls == 1; },
+      absl::Seconds(10)));
+  canceller.Cancel();
+  follower.join();
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(fake_.WaitFor(
+      [](const FakeState& s) { return s.cancelled_calls == 1; },
+      absl::Seconds(10)));
+}
+
+TEST(GrpcStatusTest, EveryCodeMapsBothWays) {
+  for (int code = 0; code <= 16; ++code) {
+    const grpc::Status grpc_status(static_cast<grpc::StatusCode>(code),
+                                   code == 0 ? "" : "why");
+    const absl::Status absl_status = ToAbslStatus(grpc_status);
+    EXPECT_EQ(static_cast<int>(absl_status.code()), code);
+    EXPECT_EQ(absl_status.message(), code == 0 ? "" : "why");
+    const grpc::Status back = ToGrpcStatus(absl_status);
+    EXPECT_EQ(back.error_code(), grpc_status.error_code());
+    EXPECT_EQ(back.error_message(), grpc_status.error_message());
+  }
+  EXPECT_EQ(ToAbslStatus(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                      "m")),
+            absl::FailedPreconditionError("m"));
+}
+
+}  // namespace
+}  // namespace vmd::client
