@@ -42,8 +42,11 @@ class VmctlTest : public ::testing::Test {
     a.mutable_status()->set_engine_pid(4242);
     (*a.mutable_spec()->mutable_labels())["env"] = "prod";
     fake_.state().vms["a"] = a;
-    fake_.state().vms["b"] = MakeVm("b", v1::VM_STATE_STOPPED,
-                                    absl::Now() - absl::Seconds(30));
+    // Ages in whole minutes/hours, so that a slow test run cannot change
+    // the AGE column.
+    fake_.state().vms["b"] =
+        MakeVm("b", v1::VM_STATE_STOPPED,
+               absl::Now() - absl::Minutes(10) - absl::Seconds(20));
   }
 
   // Runs vmctl --address <fake> <args...>.
@@ -212,7 +215,7 @@ TEST_F(VmctlTest, ListPrintsATableOfAllVms) {
   EXPECT_EQ(r.out,
             "NAME   STATE     BACKEND   VCPUS   MEMORY   PID    AGE\n"
             "a      running   sim       1       128MiB   4242   3h\n"
-            "b      stopped   auto      1       128MiB   -      30s\n");
+            "b      stopped   auto      1       128MiB   -      10m\n");
 }
 
 TEST_F(VmctlTest, ListFetchesEveryPage) {

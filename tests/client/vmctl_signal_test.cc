@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/client/fake_vmd.h"
 
@@ -35,8 +36,11 @@ std::string ReadFile(const std::string& path) {
 class VmctlSignalTest : public ::testing::Test {
  protected:
   VmctlSignalTest()
-      : out_path_(::testing::TempDir() + "vmctl_signal_test.out"),
-        err_path_(::testing::TempDir() + "vmctl_signal_test.err") {
+      // Unique per process: ctest runs tests in parallel processes.
+      : out_path_(absl::StrCat(::testing::TempDir(), "vmctl_signal_test.",
+                               getpid(), ".out")),
+        err_path_(absl::StrCat(::testing::TempDir(), "vmctl_signal_test.",
+                               getpid(), ".err")) {
     absl::MutexLock lock(&fake_.state().mu);
     fake_.state().vms["a"] =
         MakeVm("a", v1::VM_STATE_RUNNING, absl::Now());
