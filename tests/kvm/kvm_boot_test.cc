@@ -143,6 +143,23 @@ TEST_P(KvmBootTest, InterruptsAreCountedAndAcknowledged) {
 INSTANTIATE_TEST_SUITE_P(Vcpus, KvmBootTest, ::testing::Values(1u, 2u),
                          [](const auto& info) { return absl::StrCat(info.param, "vcpu"); });
 
+TEST(KvmBootApTest, ShutdownVectorToAnApplicationProcessorPowersOff) {
+  VMD_REQUIRE_KVM();
+  absl::StatusOr<std::unique_ptr<TestVm>> vm = TestVm::Create(Options(VMD_WORKLOAD_COUNTER, 2));
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  (*vm)->Start();
+  ExpectHealthyBoot(**vm, 2);
+  ASSERT_TRUE((*vm)->vm().SignalMsi(1, VMD_VECTOR_SHUTDOWN).ok());
+  ASSERT_TRUE((*vm)->WaitFor([&] { return (*vm)->power_off_code().has_value(); }));
+  EXPECT_EQ(*(*vm)->power_off_code(), VMD_POWER_OFF_OK);
+  (*vm)->Stop();
+  std::string console = (*vm)->console();
+  // Exactly one power-off line although both vCPUs see the request.
+  EXPECT_EQ(console.find(VMD_CONSOLE_POWER_OFF_LINE),
+            console.rfind(VMD_CONSOLE_POWER_OFF_LINE));
+  ExpectNoFailures(**vm);
+}
+
 TEST(KvmBootErrorsTest, MsiToAMissingApicIsUnavailable) {
   VMD_REQUIRE_KVM();
   absl::StatusOr<std::unique_ptr<TestVm>> vm = TestVm::Create(Options(VMD_WORKLOAD_IDLE));

@@ -1,9 +1,14 @@
 // The parts of the kvm backend that need no /dev/kvm (CPUID shaping, page
 // tables, register dumps, the embedded firmware), plus probe and
 // configuration checks that do.
+#include <fcntl.h>
 #include <linux/kvm.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -189,6 +194,18 @@ TEST(KvmCapabilitiesTest, EveryRequiredCapabilityHasAName) {
     EXPECT_TRUE(absl::StartsWith(cap.name, "KVM_CAP_")) << cap.name;
     EXPECT_GE(cap.capability, 0) << cap.name;  // KVM_CAP_IRQCHIP is 0
   }
+}
+
+TEST(KvmCapabilitiesTest, MissingCapabilitiesAreNamed) {
+  // Not a KVM fd: every check fails, so every capability is reported.
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  std::vector<std::string> missing = kvm::MissingCapabilities(fd);
+  close(fd);
+  ASSERT_EQ(missing.size(), kvm::RequiredCapabilities().size());
+  EXPECT_EQ(missing.front(), "KVM_CAP_IRQCHIP");
+  EXPECT_NE(std::find(missing.begin(), missing.end(), "KVM_CAP_X86_MSR_FILTER"), missing.end());
+  EXPECT_NE(std::find(missing.begin(), missing.end(), "KVM_CAP_IMMEDIATE_EXIT"), missing.end());
 }
 
 TEST(KvmProbeTest, ReportsUsableWithAVcpuLimit) {

@@ -119,9 +119,11 @@ void TestVm::VcpuLoop(uint32_t id) {
         break;
       }
       case ExitKind::kMsrRead:
-      case ExitKind::kMsrWrite:
-        vcpu.CompleteMsr(0, /*inject_gp=*/true);
+      case ExitKind::kMsrWrite: {
+        MsrAnswer answer = msr_handler_ ? msr_handler_(id, *exit) : MsrAnswer{};
+        vcpu.CompleteMsr(answer.value, answer.inject_gp);
         break;
+      }
       case ExitKind::kInterrupted:
         interrupted_.fetch_add(1);
         break;

@@ -57,6 +57,16 @@ class TestVm {
   Vm& vm() { return *vm_; }
   Vcpu& vcpu(uint32_t id) { return *vcpus_[id]; }
 
+  // How the vCPU threads answer kMsrRead/kMsrWrite exits: the value read and
+  // whether to inject #GP. The default injects #GP, like the engine without an
+  // MSR policy. Set before Start().
+  struct MsrAnswer {
+    uint64_t value = 0;
+    bool inject_gp = true;
+  };
+  using MsrHandler = std::function<MsrAnswer(uint32_t vcpu, const VcpuExit& exit)>;
+  void set_msr_handler(MsrHandler handler) { msr_handler_ = std::move(handler); }
+
   // Starts one thread per vCPU.
   void Start();
   // Kicks every vCPU out and joins the threads. Idempotent.
@@ -95,6 +105,7 @@ class TestVm {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> interrupted_{0};
+  MsrHandler msr_handler_;
 
   mutable absl::Mutex mu_;
   std::string console_ ABSL_GUARDED_BY(mu_);

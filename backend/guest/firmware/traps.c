@@ -33,13 +33,14 @@ uint64_t extable_fixup(uint64_t rip) {
 }
 
 __attribute__((noreturn)) static void triple_fault(void) {
-  // With an empty IDT the breakpoint cannot be delivered: #GP, then #DF, then
-  // shutdown.
+  // With an empty IDT the #UD cannot be delivered: #GP, then #DF, then
+  // shutdown. (A fault, not INT3: KVM may emulate the injection of a software
+  // interrupt, and its emulator reports a failure instead of shutting down.)
   struct {
     uint16_t limit;
     uint64_t base;
   } __attribute__((packed)) empty = {0, 0};
-  __asm__ volatile("lidt %0\n\tint3" : : "m"(empty) : "memory");
+  __asm__ volatile("lidt %0\n\tud2" : : "m"(empty) : "memory");
   for (;;) __asm__ volatile("hlt");
 }
 
