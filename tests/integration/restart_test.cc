@@ -1,0 +1,165 @@
+// Crashes: vmd killed with SIGKILL while VMs run (engines outlive it and are
+// re-attached), and an engine killed with SIGKILL (its VM turns CRASHED).
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include "grpcpp/grpcpp.h"
+#include "tests/integration/daemon_process.h"
+
+namespace vmd::testing {
+namespace {
+
+// Alive and not a zombie (an orphaned engine may wait for its reaper).
+bool Alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
+}
+
+v1::Vm Get(v1::VmService::Stub* s, const std::string& name) {
+  grpc::ClientContext ctx;
+  v1::GetVmRequest req;
+  req.set_name(name);
+  v1::Vm vm;
+  EXPECT_TRUE(s->GetVm(&ctx, req, &vm).ok()) << name;
+  return vm;
+}
+
+grpc::Status Lifecycle(v1::VmService::Stub* s, const std::string& op, const std::string& name, v1::Vm* out) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  if (op == "create") {
+    v1::CreateVmRequest r;
+    *r.mutable_spec() = SmallSpec(name, v1::BACKEND_SIM, "counter");
+    return s->CreateVm(&ctx, r, out);
+  }
+  if (op == "start") {
+    v1::StartVmRequest r;
+    r.set_name(name);
+    return s->StartVm(&ctx, r, out);
+  }
+  if (op == "pause") {
+    v1::PauseVmRequest r;
+    r.set_name(name);
+    return s->PauseVm(&ctx, r, out);
+  }
+  if (op == "resume") {
+    v1::ResumeVmRequest r;
+    r.set_name(name);
+    return s->ResumeVm(&ctx, r, out);
+  }
+  v1::StopVmRequest r;
+  r.set_name(name);
+  return s->StopVm(&ctx, r, out);
+}
+
+TEST(RestartTest, VmsKeepRunningAcrossAKilledVmdAndStayControllable) {
+  DaemonProcess daemon;
+  daemon.Start();
+  auto s = daemon.vms();
+  v1::Vm vm;
+  for (const char* name : {"r1", "r2", "r3"}) {
+    ASSERT_TRUE(Lifecycle(s.get(), "create", name, &vm).ok());
+    ASSERT_TRUE(Lifecycle(s.get(), "start", name, &vm).ok());
+  }
+  ASSERT_TRUE(Lifecycle(s.get(), "pause", "r2", &vm).ok());
+  const pid_t pid1 = Get(s.get(), "r1").status().engine_pid();
+
+  daemon.Kill(SIGKILL);
+  ASSERT_TRUE(Alive(pid1)) << "the engine died with vmd";
+  daemon.Start();
+  s = daemon.vms();
+
+  v1::Vm r1 = Get(s.get(), "r1");
+  EXPECT_EQ(r1.status().state(), v1::VM_STATE_RUNNING);
+  EXPECT_EQ(r1.status().engine_pid(), pid1);
+  EXPECT_EQ(Get(s.get(), "r2").status().state(), v1::VM_STATE_PAUSED);
+  EXPECT_EQ(Get(s.get(), "r3").status().state(), v1::VM_STATE_RUNNING);
+
+  // Still controllable.
+  ASSERT_TRUE(Lifecycle(s.get(), "resume", "r2", &vm).ok());
+  EXPECT_EQ(vm.status().state(), v1::VM_STATE_RUNNING);
+  ASSERT_TRUE(Lifecycle(s.get(), "pause", "r1", &vm).ok());
+  ASSERT_TRUE(Lifecycle(s.get(), "stop", "r1", &vm).ok());
+  EXPECT_EQ(vm.status().state(), v1::VM_STATE_STOPPED);
+  EXPECT_FALSE(Alive(pid1)) << "the stopped engine still runs";
+
+  // An adopted engine that dies is noticed too (its exit status is not ours
+  // to reap after the restart).
+  const pid_t pid3 = Get(s.get(), "r3").status().engine_pid();
+  kill(pid3, SIGKILL);
+  ASSERT_TRUE(WaitForState(s.get(), "r3", v1::VM_STATE_CRASHED));
+  EXPECT_NE(Get(s.get(), "r3").status().exit().reason().find("unknown"), std::string::npos);
+}
+
+TEST(RestartTest, AKilledEngineTurnsItsVmCrashedWithTheSignal) {
+  DaemonProcess daemon;
+  daemon.Start();
+  auto s = daemon.vms();
+  v1::Vm vm;
+  ASSERT_TRUE(Lifecycle(s.get(), "create", "victim", &vm).ok());
+  ASSERT_TRUE(Lifecycle(s.get(), "start", "victim", &vm).ok());
+  uint64_t after = 0;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+    auto reader = s->WatchEvents(&ctx, {});
+    v1::Event e;
+    while (reader->Read(&e)) after = e.sequence();
+  }
+  kill(vm.status().engine_pid(), SIGKILL);
+  ASSERT_TRUE(WaitForState(s.get(), "victim", v1::VM_STATE_CRASHED));
+  v1::Vm crashed = Get(s.get(), "victim");
+  EXPECT_EQ(crashed.status().exit().signal(), SIGKILL);
+  EXPECT_EQ(crashed.status().exit().code(), -1);
+  EXPECT_NE(crashed.status().exit().reason().find("killed by signal 9"), std::string::npos)
+      << crashed.status().exit().reason();
+  EXPECT_EQ(crashed.status().engine_pid(), 0);
+  EXPECT_FALSE(crashed.status().last_error().empty());
+
+  // ...with an event.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::WatchEventsRequest req;
+  req.set_after_sequence(after);
+  auto reader = s->WatchEvents(&ctx, req);
+  v1::Event e;
+  ASSERT_TRUE(reader->Read(&e));
+  EXPECT_EQ(e.old_state(), v1::VM_STATE_RUNNING);
+  EXPECT_EQ(e.new_state(), v1::VM_STATE_CRASHED);
+  ctx.TryCancel();
+
+  // A crashed VM can be started again.
+  ASSERT_TRUE(Lifecycle(s.get(), "start", "victim", &vm).ok());
+  EXPECT_EQ(vm.status().state(), v1::VM_STATE_RUNNING);
+}
+
+TEST(RestartTest, AnEngineThatDiedWhileVmdWasDownIsReportedCrashed) {
+  DaemonProcess daemon;
+  daemon.Start();
+  auto s = daemon.vms();
+  v1::Vm vm;
+  ASSERT_TRUE(Lifecycle(s.get(), "create", "lost", &vm).ok());
+  ASSERT_TRUE(Lifecycle(s.get(), "start", "lost", &vm).ok());
+  daemon.Kill(SIGKILL);
+  kill(vm.status().engine_pid(), SIGKILL);
+  for (int i = 0; i < 100 && Alive(vm.status().engine_pid()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  daemon.Start();
+  s = daemon.vms();
+  v1::Vm lost = Get(s.get(), "lost");
+  EXPECT_EQ(lost.status().state(), v1::VM_STATE_CRASHED);
+  EXPECT_NE(lost.status().exit().reason().find("was gone when vmd restarted"), std::string::npos)
+      << lost.status().exit().reason();
+}
+
+}  // namespace
+}  // namespace vmd::testing
