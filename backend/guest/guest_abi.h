@@ -90,7 +90,12 @@ struct vmd_guest_status {
 
 // Console lines the firmware prints besides the boot line and heartbeats
 // (format: "vmd firmware: <workload name> on <vcpus> vcpu(s)\n" and
-// "heartbeat <n> counter=<counter>\n", n counting from 1).
+// "heartbeat <n> counter=<counter>\n"). The counter workload zeroes
+// status.counter and status.heartbeats when it starts; every heartbeat_ms of
+// TSC time (boot_info.tsc_khz) it increments status.heartbeats and prints the
+// line with n = the new value (1, 2, ...). heartbeat_ms == 0 or tsc_khz == 0:
+// no heartbeats. The power-off line is printed once, by whichever vCPU takes
+// the shutdown vector, just before it writes VMD_POWER_OFF_OK.
 #define VMD_CONSOLE_POWER_OFF_LINE "vmd firmware: power-off requested\n"
 
 #define VMD_GUEST_DIAG_MAGIC 0x47444d56u  // "VMDG"
