@@ -72,6 +72,8 @@ class StreamCanceller {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// Thread-safe: any number of threads may make calls on one client at once
+// (each call has its own gRPC context; the channel and stubs are shared).
 class VmdClient {
  public:
   // `address` is a gRPC target: "unix:/path/to/vmd.sock", "host:port", or an
