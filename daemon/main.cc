@@ -28,13 +28,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// vmd-engine next to vmd (installed), or in the build tree's backend/.
+// vmd-engine next to vmd (installed, or build/bin), else from $PATH.
 std::string FindEngine() {
-  fs::path self = fs::read_symlink("/proc/self/exe").parent_path();
-  for (const fs::path& candidate : {self / "vmd-engine", self.parent_path() / "backend" / "vmd-engine"}) {
-    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "vmd-engine";
+  fs::path beside = fs::read_symlink("/proc/self/exe").parent_path() / "vmd-engine";
+  return access(beside.c_str(), X_OK) == 0 ? beside.string() : "vmd-engine";
 }
 
 int Fail(const std::string& message) {

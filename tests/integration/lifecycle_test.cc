@@ -1,6 +1,7 @@
 // A real vmd and real engines, through the generated stub: the whole
 // lifecycle, errors that change nothing, events, console, health, reflection.
 #include <chrono>
+#include <iostream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -64,6 +65,7 @@ class LifecycleTest : public ::testing::TestWithParam<v1::Backend> {
       for (const auto& b : host.backends()) {
         if (b.name() == "kvm" && !b.usable()) GTEST_SKIP() << "kvm is not usable here: " << b.reason();
       }
+      std::cout << "[kvm] ran on real KVM" << std::endl;
     }
   }
   DaemonProcess daemon_;
