@@ -36,11 +36,17 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 grpc::Status VmServiceImpl::CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* req, v1::Vm* resp) {
   return Answer(manager_->CreateVm(*req), resp);
 }
-grpc::Status VmServiceImpl::GetVm(grpc::ServerContext*, const v1::GetVmRequest* req, v1::Vm* resp) {
-  return Answer(manager_->GetVm(req->name()), resp);
+grpc::ServerUnaryReactor* VmServiceImpl::GetVm(grpc::CallbackServerContext* ctx, const v1::GetVmRequest* req,
+                                                v1::Vm* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(Answer(manager_->GetVm(req->name()), resp));
+  return reactor;
 }
-grpc::Status VmServiceImpl::ListVms(grpc::ServerContext*, const v1::ListVmsRequest* req, v1::ListVmsResponse* resp) {
-  return Answer(manager_->ListVms(*req), resp);
+grpc::ServerUnaryReactor* VmServiceImpl::ListVms(grpc::CallbackServerContext* ctx, const v1::ListVmsRequest* req,
+                                                  v1::ListVmsResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(Answer(manager_->ListVms(*req), resp));
+  return reactor;
 }
 grpc::Status VmServiceImpl::StartVm(grpc::ServerContext*, const v1::StartVmRequest* req, v1::Vm* resp) {
   return Answer(manager_->StartVm(*req), resp);

@@ -8,13 +8,21 @@
 
 namespace vmd::daemon {
 
-class VmServiceImpl final : public v1::VmService::Service {
+// Reads (GetVm, ListVms) never block, so they use the callback API and are
+// answered inline on gRPC's own thread, with no hand-off to a sync worker;
+// lifecycle calls wait on engines and stay synchronous.
+using VmServiceBase =
+    v1::VmService::WithCallbackMethod_GetVm<v1::VmService::WithCallbackMethod_ListVms<v1::VmService::Service>>;
+
+class VmServiceImpl final : public VmServiceBase {
  public:
   explicit VmServiceImpl(VmManager* manager) : manager_(manager) {}
 
+  grpc::ServerUnaryReactor* GetVm(grpc::CallbackServerContext* ctx, const v1::GetVmRequest* req,
+                                  v1::Vm* resp) override;
+  grpc::ServerUnaryReactor* ListVms(grpc::CallbackServerContext* ctx, const v1::ListVmsRequest* req,
+                                    v1::ListVmsResponse* resp) override;
   grpc::Status CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* req, v1::Vm* resp) override;
-  grpc::Status GetVm(grpc::ServerContext*, const v1::GetVmRequest* req, v1::Vm* resp) override;
-  grpc::Status ListVms(grpc::ServerContext*, const v1::ListVmsRequest* req, v1::ListVmsResponse* resp) override;
   grpc::Status StartVm(grpc::ServerContext*, const v1::StartVmRequest* req, v1::Vm* resp) override;
   grpc::Status PauseVm(grpc::ServerContext*, const v1::PauseVmRequest* req, v1::Vm* resp) override;
   grpc::Status ResumeVm(grpc::ServerContext*, const v1::ResumeVmRequest* req, v1::Vm* resp) override;
