@@ -44,8 +44,8 @@ absl::StatusOr<EngineConfig> ParseEngineConfig(const std::string& json_text) {
   if (c.backend != "auto" && c.backend != "kvm" && c.backend != "sim") {
     return absl::InvalidArgumentError("config field 'backend': must be auto, kvm or sim");
   }
-  if (c.workload != "idle" && c.workload != "counter") {
-    return absl::InvalidArgumentError("config field 'workload': must be idle or counter");
+  if (c.workload != "idle" && c.workload != "counter" && c.workload != "probe") {
+    return absl::InvalidArgumentError("config field 'workload': must be idle, counter or probe");
   }
   if (c.heartbeat_ms == 0) return absl::InvalidArgumentError("config field 'heartbeat_ms': must be positive");
   if (c.vm_id.empty()) c.vm_id = c.name.empty() ? "standalone" : c.name;

@@ -17,7 +17,7 @@ struct EngineConfig {
   uint64_t memory_mib = 64;
   std::string backend = "auto";  // auto | kvm | sim
   std::string sim_profile;       // empty: the default profile
-  std::string workload = "idle";  // idle | counter
+  std::string workload = "idle";  // idle | counter | probe
   uint32_t heartbeat_ms = 1000;
   // Holds engine.sock, console.log and exit.json. Default: the config's dir.
   std::string runtime_dir;

@@ -46,4 +46,13 @@ grpc::Status EngineService::Stop(grpc::ServerContext*, const v1::StopRequest* re
   return grpc::Status::OK;
 }
 
+grpc::Status EngineService::RunProbe(grpc::ServerContext*, const vmd::v1::RunProbeRequest* req,
+                                     vmd::v1::RunProbeResponse* out) {
+  absl::StatusOr<vmd::v1::RunProbeResponse> response = runner_->RunProbe(*req);
+  if (!response.ok()) return ToGrpc(response.status());
+  *out = *std::move(response);
+  out->set_backend(hv::BackendName(runner_->Status().backend));
+  return grpc::Status::OK;
+}
+
 }  // namespace vmd::engine

@@ -18,6 +18,8 @@ class EngineService final : public vmd::engine::v1::Engine::Service {
   grpc::Status Pause(grpc::ServerContext*, const v1::PauseRequest*, v1::EngineStatus* out) override;
   grpc::Status Resume(grpc::ServerContext*, const v1::ResumeRequest*, v1::EngineStatus* out) override;
   grpc::Status Stop(grpc::ServerContext*, const v1::StopRequest* req, v1::StopResponse* out) override;
+  grpc::Status RunProbe(grpc::ServerContext*, const vmd::v1::RunProbeRequest* req,
+                        vmd::v1::RunProbeResponse* out) override;
 
  private:
   void FillStatus(v1::EngineStatus* out);

@@ -1,9 +1,11 @@
 #include "backend/vm_runner.h"
 
 #include <atomic>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "backend/guest/guest_abi.h"
+#include "backend/probe_program.h"
 
 namespace vmd::engine {
 
@@ -28,6 +30,12 @@ absl::StatusOr<std::unique_ptr<hv::Hypervisor>> OpenBackend(const EngineConfig& 
   return hv::OpenHypervisor(hv::BackendKind::kSim, config.sim_profile);
 }
 
+uint32_t WorkloadId(const std::string& name) {
+  if (name == "counter") return VMD_WORKLOAD_COUNTER;
+  if (name == "probe") return VMD_WORKLOAD_PROBE;
+  return VMD_WORKLOAD_IDLE;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<VmRunner>> VmRunner::Create(const EngineConfig& config) {
@@ -41,7 +49,7 @@ absl::StatusOr<std::unique_ptr<VmRunner>> VmRunner::Create(const EngineConfig& c
   r->memory_ = *std::move(memory);
   *r->memory_->At<vmd_boot_info>(VMD_BOOT_INFO_GPA) = {
       .magic = VMD_BOOT_INFO_MAGIC,
-      .workload = config.workload == "counter" ? uint32_t{VMD_WORKLOAD_COUNTER} : uint32_t{VMD_WORKLOAD_IDLE},
+      .workload = WorkloadId(config.workload),
       .vcpus = config.vcpus,
       .heartbeat_ms = config.heartbeat_ms,
       .memory_bytes = r->memory_->size(),
@@ -129,6 +137,12 @@ void VmRunner::VcpuLoop(hv::Vcpu* vcpu) {
           std::lock_guard lock(mu_);
           powered_off_ = true;
           FinishLocked(RunState::kStopped, "", "");
+        } else if (exit->port == VMD_PORT_PROBE_DONE && exit->io_data.size() == 4) {
+          uint32_t sequence;
+          std::memcpy(&sequence, exit->io_data.data(), sizeof(sequence));
+          std::lock_guard lock(mu_);
+          probe_done_ = sequence;
+          cv_.notify_all();
         } else {
           io_bus_.Out(exit->port, exit->io_data);
         }
@@ -211,6 +225,45 @@ RunnerStatus VmRunner::Status() {
   std::lock_guard lock(mu_);
   std::atomic_ref<uint64_t> counter(memory_->At<vmd_guest_status>(VMD_GUEST_STATUS_GPA)->counter);
   return {state_, hypervisor_->kind(), counter.load(std::memory_order_relaxed), crash_reason_, register_dump_};
+}
+
+}  // namespace vmd::engine
+
+namespace vmd::engine {
+
+absl::StatusOr<v1::RunProbeResponse> VmRunner::RunProbe(const v1::RunProbeRequest& request) {
+  if (config_.workload != "probe") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("probe programs need workload probe; this VM runs ", config_.workload));
+  }
+  if (absl::Status s = probe::ValidateProbeRequest(request, memory_->size()); !s.ok()) return s;
+  std::lock_guard probe_lock(probe_mu_);
+  auto* mailbox = memory_->At<vmd_probe_mailbox>(VMD_PROBE_MAILBOX_GPA);
+  uint32_t sequence;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != RunState::kRunning) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot probe: VM is ", RunStateName(state_)));
+    }
+    probe::EncodeProbe(request, mailbox);
+    sequence = ++probe_sequence_;
+    // Publish the program before the doorbell.
+    std::atomic_ref<uint32_t>(mailbox->sequence).store(sequence, std::memory_order_release);
+  }
+  if (absl::Status s = vm_->SignalMsi(0, VMD_VECTOR_PROBE); !s.ok()) return s;
+  const auto timeout = std::chrono::milliseconds(request.timeout_ms() == 0 ? probe::kDefaultTimeoutMs
+                                                                           : request.timeout_ms());
+  std::unique_lock lock(mu_);
+  bool finished = cv_.wait_for(lock, timeout, [&] { return probe_done_ == sequence || state_ != RunState::kRunning; });
+  if (probe_done_ != sequence) {
+    if (!finished) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("the guest did not finish the probe program within ", timeout.count(), " ms"));
+    }
+    return absl::AbortedError(absl::StrCat("the VM became ", RunStateName(state_), " during the probe program"));
+  }
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return probe::DecodeProbe(*mailbox, mailbox->nops);
 }
 
 }  // namespace vmd::engine

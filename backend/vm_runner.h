@@ -18,6 +18,7 @@
 #include "backend/engine_config.h"
 #include "backend/hypervisor/hypervisor.h"
 #include "backend/memory/guest_memory.h"
+#include "vmd/v1/probe.pb.h"
 
 namespace vmd::engine {
 
@@ -51,6 +52,10 @@ class VmRunner {
   void WaitUntilDone();
   RunnerStatus Status();
 
+  // Runs a probe program on vCPU 0 through the guest mailbox (workload
+  // "probe" only) and returns what the guest saw, op by op.
+  absl::StatusOr<v1::RunProbeResponse> RunProbe(const v1::RunProbeRequest& request);
+
  private:
   VmRunner(const EngineConfig& config) : config_(config) {}
   void VcpuLoop(hv::Vcpu* vcpu);
@@ -78,6 +83,10 @@ class VmRunner {
   std::string crash_reason_;
   std::string register_dump_;
   std::vector<std::thread> threads_;
+
+  std::mutex probe_mu_;  // one probe program at a time
+  uint32_t probe_sequence_ = 0;
+  uint32_t probe_done_ = 0;  // guarded by mu_
 };
 
 }  // namespace vmd::engine

@@ -108,8 +108,10 @@ absl::Status ValidateVmSpec(const v1::VmSpec& spec, const v1::HostInfo& host) {
     }
   }
 
-  if (!spec.workload().empty() && spec.workload() != "idle" && spec.workload() != "counter") {
-    return Invalid("spec.workload", absl::StrCat("unknown workload \"", spec.workload(), "\"; known: idle, counter"));
+  if (!spec.workload().empty() && spec.workload() != "idle" && spec.workload() != "counter" &&
+      spec.workload() != "probe") {
+    return Invalid("spec.workload",
+                   absl::StrCat("unknown workload \"", spec.workload(), "\"; known: idle, counter, probe"));
   }
   return ValidateLabels("spec.labels", spec.labels());
 }

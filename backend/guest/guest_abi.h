@@ -25,6 +25,7 @@
 enum vmd_workload {
   VMD_WORKLOAD_IDLE = 0,     // wait for interrupts; power off on request
   VMD_WORKLOAD_COUNTER = 1,  // advance status.counter, heartbeat on COM1
+  VMD_WORKLOAD_PROBE = 2,    // run probe programs from the mailbox (below)
 };
 
 struct vmd_boot_info {
@@ -115,6 +116,64 @@ struct vmd_guest_diag {
   uint32_t fixup_selftest;    // VMD_FIXUP_SELFTEST_*: #UD and #GP fixed up at boot
   uint32_t apic_id_mismatches;  // vCPUs whose x2APIC id / CPUID.0xB id != RDI
   uint64_t interrupts[256];   // external interrupts taken, by vector (all vCPUs)
+};
+
+// ---------------------------------------------------------------------------
+// Probe programs (workload VMD_WORKLOAD_PROBE). The engine writes a program
+// into the mailbox, bumps `sequence` and sends the VMD_VECTOR_PROBE doorbell
+// (MSI to APIC 0). vCPU 0 runs the ops in order, recording per op the result
+// or the exception it raised (a fault is fixed up and the next op runs), sets
+// `done_sequence` = `sequence`, then writes `sequence` with out32 to
+// VMD_PORT_PROBE_DONE. The sim backend's guest model does the same.
+// ---------------------------------------------------------------------------
+#define VMD_PROBE_MAILBOX_GPA 0x8000ull  // up to the page tables at 0x10000
+#define VMD_PORT_PROBE_DONE 0xf8         // out32: the sequence just finished
+#define VMD_VECTOR_PROBE 0xf1
+#define VMD_PROBE_MAGIC 0x424f5250u      // "PROB"
+#define VMD_PROBE_MAX_OPS 256
+
+enum vmd_probe_kind {
+  VMD_PROBE_RDMSR = 1,           // index = MSR                    -> out[0] = value
+  VMD_PROBE_WRMSR = 2,           // index = MSR, arg = value
+  VMD_PROBE_CPUID = 3,           // index = leaf, subleaf           -> out[0..3] = eax..edx
+  VMD_PROBE_RDTSC = 4,           //                                 -> out[0] = tsc
+  // index = vector, subleaf = timeout us -> out[0] = interrupts of that
+  // vector taken since the program started or since the previous
+  // WAIT_INTERRUPT of the same vector in it (so an interrupt that arrived
+  // before the wait counts); waits only while that is 0.
+  VMD_PROBE_WAIT_INTERRUPT = 5,
+  VMD_PROBE_READ_MEM = 6,        // index = size (1,2,4,8), arg = gpa -> out[0] = value
+  VMD_PROBE_WRITE_MEM = 7,       // index = size, arg = gpa, arg2 = value
+  VMD_PROBE_SPIN = 8,            // arg = iterations                -> out[0] = TSC cycles taken
+};
+
+enum vmd_probe_status {
+  VMD_PROBE_PENDING = 0,  // not run (the engine zeroes results before a program)
+  VMD_PROBE_OK = 1,
+  VMD_PROBE_FAULT = 2,    // vector = the exception
+  VMD_PROBE_TIMEOUT = 3,  // WAIT_INTERRUPT timed out
+};
+
+struct vmd_probe_op {
+  // Written by the engine.
+  uint32_t kind;     // enum vmd_probe_kind
+  uint32_t index;
+  uint32_t subleaf;
+  uint32_t reserved;
+  uint64_t arg;
+  uint64_t arg2;
+  // Written by the guest.
+  uint32_t status;   // enum vmd_probe_status
+  uint32_t vector;
+  uint64_t out[4];
+};
+
+struct vmd_probe_mailbox {
+  uint32_t magic;          // VMD_PROBE_MAGIC
+  uint32_t nops;
+  uint32_t sequence;       // engine: one more for each program
+  uint32_t done_sequence;  // guest: the program it finished
+  struct vmd_probe_op ops[VMD_PROBE_MAX_OPS];
 };
 
 #endif  // VMD_BACKEND_GUEST_GUEST_ABI_H_

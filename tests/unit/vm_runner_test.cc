@@ -105,3 +105,79 @@ TEST_F(VmRunnerTest, UnknownSimProfileIsRefused) {
 
 }  // namespace
 }  // namespace vmd::engine
+
+namespace vmd::engine {
+namespace {
+
+v1::ProbeOp Rdmsr(uint32_t index) {
+  v1::ProbeOp op;
+  op.mutable_rdmsr()->set_index(index);
+  return op;
+}
+
+TEST_F(VmRunnerTest, ProbeProgramsRunOnTheSimModel) {
+  auto runner = VmRunner::Create(Config("probe"));
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  ASSERT_TRUE((*runner)->Start().ok());
+  v1::RunProbeRequest req;
+  *req.add_ops() = Rdmsr(0x1b);
+  *req.add_ops() = Rdmsr(0x12345678);
+  req.add_ops()->mutable_cpuid()->set_leaf(0x40000000);
+  auto* self_ipi = req.add_ops()->mutable_wrmsr();
+  self_ipi->set_index(0x83f);  // x2APIC SELF_IPI
+  self_ipi->set_value(0x40);
+  req.add_ops()->mutable_wait_interrupt()->set_vector(0x40);
+  auto* write = req.add_ops()->mutable_write_memory();
+  write->set_address(0x400000);
+  write->set_size(8);
+  write->set_value(0x1122334455667788);
+  req.add_ops()->mutable_read_memory()->set_address(0x400004);
+  req.mutable_ops(6)->mutable_read_memory()->set_size(4);
+  req.add_ops()->mutable_wait_interrupt()->set_timeout_us(20000);
+  req.mutable_ops(7)->mutable_wait_interrupt()->set_vector(0x41);
+
+  auto resp = (*runner)->RunProbe(req);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  ASSERT_EQ(resp->results_size(), 8);
+  EXPECT_EQ(resp->results(0).outcome(), v1::PROBE_OUTCOME_OK);
+  EXPECT_EQ(resp->results(0).values(0), 0xfee00d00u) << "x2APIC on, BSP";
+  EXPECT_EQ(resp->results(1).outcome(), v1::PROBE_OUTCOME_FAULT);
+  EXPECT_EQ(resp->results(1).vector(), 13u);
+  ASSERT_EQ(resp->results(2).values_size(), 4);
+  EXPECT_EQ(resp->results(2).values(1), 0x4b4d564bu) << "KVMK";
+  EXPECT_EQ(resp->results(3).outcome(), v1::PROBE_OUTCOME_OK);
+  EXPECT_EQ(resp->results(4).outcome(), v1::PROBE_OUTCOME_OK);
+  EXPECT_EQ(resp->results(4).values(0), 1u);
+  EXPECT_EQ(resp->results(6).values(0), 0x11223344u);
+  EXPECT_EQ(resp->results(7).outcome(), v1::PROBE_OUTCOME_TIMEOUT);
+
+  // Programs run one after another on the same mailbox.
+  v1::RunProbeRequest again;
+  *again.add_ops() = Rdmsr(0x10);
+  auto second = (*runner)->RunProbe(again);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->results(0).outcome(), v1::PROBE_OUTCOME_OK);
+}
+
+TEST_F(VmRunnerTest, ProbesNeedTheProbeWorkloadAndValidOps) {
+  auto idle = VmRunner::Create(Config("idle"));
+  ASSERT_TRUE(idle.ok());
+  ASSERT_TRUE((*idle)->Start().ok());
+  v1::RunProbeRequest req;
+  *req.add_ops() = Rdmsr(0x10);
+  EXPECT_EQ((*idle)->RunProbe(req).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  auto runner = VmRunner::Create(Config("probe"));
+  ASSERT_TRUE(runner.ok());
+  ASSERT_TRUE((*runner)->Start().ok());
+  v1::RunProbeRequest bad;
+  bad.add_ops()->mutable_read_memory()->set_address(3);
+  bad.mutable_ops(0)->mutable_read_memory()->set_size(4);
+  auto s = (*runner)->RunProbe(bad).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("ops[0].read_memory.address"), std::string::npos) << s;
+  EXPECT_EQ((*runner)->RunProbe(v1::RunProbeRequest()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace vmd::engine

@@ -1,6 +1,7 @@
 #include "backend/hypervisor/sim/sim_guest.h"
 
 #include <atomic>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -11,24 +12,39 @@ const char* WorkloadName(uint32_t workload) {
   switch (workload) {
     case VMD_WORKLOAD_IDLE: return "idle";
     case VMD_WORKLOAD_COUNTER: return "counter";
+    case VMD_WORKLOAD_PROBE: return "probe";
   }
   return "unknown";
 }
 
+constexpr uint32_t kVectorGp = 13;
+
 }  // namespace
 
-SimGuest::SimGuest(uint32_t vcpu_id, const vmd_boot_info& boot, vmd_guest_status* status)
-    : vcpu_id_(vcpu_id), boot_(boot), status_(status) {}
+SimGuest::SimGuest(uint32_t vcpu_id, const vmd_boot_info& boot, const SimProfile& profile, GuestMemory& memory)
+    : vcpu_id_(vcpu_id),
+      boot_(boot),
+      memory_(memory),
+      status_(memory.At<vmd_guest_status>(VMD_GUEST_STATUS_GPA)),
+      mailbox_(memory.At<vmd_probe_mailbox>(VMD_PROBE_MAILBOX_GPA)),
+      cpu_(profile, vcpu_id, boot.vcpus, [this](uint8_t v) { self_interrupts_.push_back(v); }) {}
 
 void SimGuest::Print(const std::string& line) { console_.insert(console_.end(), line.begin(), line.end()); }
+
+void SimGuest::TakeSelfInterrupts() {
+  while (!self_interrupts_.empty()) {
+    uint8_t v = self_interrupts_.front();
+    self_interrupts_.pop_front();
+    OnInterrupt(v);
+  }
+}
 
 SimGuest::Step SimGuest::Next() {
   // Application processors park, as the firmware's do.
   if (vcpu_id_ != 0) return {Step::Kind::kWaitInterrupt};
   if (!booted_) {
     booted_ = true;
-    Print(absl::StrCat("vmd firmware: ", WorkloadName(boot_.workload), " on ", boot_.vcpus,
-                       " vcpu(s)\n"));
+    Print(absl::StrCat("vmd firmware: ", WorkloadName(boot_.workload), " on ", boot_.vcpus, " vcpu(s)\n"));
   }
   if (!console_.empty()) {
     uint8_t byte = console_.front();
@@ -38,8 +54,9 @@ SimGuest::Step SimGuest::Next() {
   if (powered_off_) return {Step::Kind::kWaitInterrupt};
   if (power_off_requested_) {
     powered_off_ = true;
-    return {Step::Kind::kOut, VMD_PORT_POWER, 0};
+    return {Step::Kind::kOut, VMD_PORT_POWER, VMD_POWER_OFF_OK};
   }
+  if (std::optional<Step> step = RunProbe()) return *step;
   if (boot_.workload == VMD_WORKLOAD_COUNTER) return {Step::Kind::kWaitTick};
   return {Step::Kind::kWaitInterrupt};
 }
@@ -58,9 +75,105 @@ void SimGuest::OnTick() {
 }
 
 void SimGuest::OnInterrupt(uint8_t vector) {
-  if (vector == VMD_VECTOR_SHUTDOWN && vcpu_id_ == 0 && !power_off_requested_) {
+  ++interrupts_[vector];
+  if (vcpu_id_ != 0) return;
+  if (vector == VMD_VECTOR_SHUTDOWN && !power_off_requested_) {
     power_off_requested_ = true;
     Print(VMD_CONSOLE_POWER_OFF_LINE);
+  }
+  if (vector == VMD_VECTOR_PROBE && boot_.workload == VMD_WORKLOAD_PROBE && !probe_running_) {
+    std::atomic_ref<uint32_t> sequence(mailbox_->sequence);
+    uint32_t seq = sequence.load(std::memory_order_acquire);
+    if (mailbox_->magic == VMD_PROBE_MAGIC && seq != mailbox_->done_sequence) {
+      probe_running_ = true;
+      probe_sequence_ = seq;
+      probe_pc_ = 0;
+      probe_base_ = interrupts_;
+    }
+  }
+}
+
+std::optional<SimGuest::Step> SimGuest::RunProbe() {
+  if (!probe_running_) return std::nullopt;
+  const uint32_t nops = std::min<uint32_t>(mailbox_->nops, VMD_PROBE_MAX_OPS);
+  for (; probe_pc_ < nops; ++probe_pc_) {
+    TakeSelfInterrupts();
+    vmd_probe_op& op = mailbox_->ops[probe_pc_];
+    if (op.kind != VMD_PROBE_WAIT_INTERRUPT) {
+      Execute(op);
+      continue;
+    }
+    const uint8_t vector = static_cast<uint8_t>(op.index);
+    if (!waiting_) {
+      waiting_ = true;
+      wait_deadline_ = Clock::now() + std::chrono::microseconds(op.subleaf);
+    }
+    if (interrupts_[vector] > probe_base_[vector]) {
+      op.status = VMD_PROBE_OK;
+      op.out[0] = interrupts_[vector] - probe_base_[vector];
+      probe_base_[vector] = interrupts_[vector];
+    } else if (Clock::now() >= wait_deadline_) {
+      op.status = VMD_PROBE_TIMEOUT;
+    } else {
+      return Step{.kind = Step::Kind::kWaitUntil, .deadline = wait_deadline_};
+    }
+    waiting_ = false;
+  }
+  probe_running_ = false;
+  std::atomic_ref<uint32_t> done(mailbox_->done_sequence);
+  done.store(probe_sequence_, std::memory_order_release);
+  return Step{.kind = Step::Kind::kOut, .port = VMD_PORT_PROBE_DONE, .value = probe_sequence_, .size = 4};
+}
+
+void SimGuest::Execute(vmd_probe_op& op) {
+  auto fault = [&](uint32_t vector) {
+    op.status = VMD_PROBE_FAULT;
+    op.vector = vector;
+  };
+  op.status = VMD_PROBE_OK;
+  switch (op.kind) {
+    case VMD_PROBE_RDMSR:
+      if (std::optional<uint64_t> v = cpu_.ReadMsr(op.index)) {
+        op.out[0] = *v;
+      } else {
+        fault(kVectorGp);
+      }
+      break;
+    case VMD_PROBE_WRMSR:
+      if (!cpu_.WriteMsr(op.index, op.arg)) fault(kVectorGp);
+      break;
+    case VMD_PROBE_CPUID: {
+      CpuidResult r = cpu_.Cpuid(op.index, op.subleaf);
+      op.out[0] = r.eax;
+      op.out[1] = r.ebx;
+      op.out[2] = r.ecx;
+      op.out[3] = r.edx;
+      break;
+    }
+    case VMD_PROBE_RDTSC: op.out[0] = cpu_.Rdtsc(); break;
+    case VMD_PROBE_READ_MEM: {
+      std::span<uint8_t> bytes = memory_.Slice(op.arg, op.index);
+      uint64_t v = 0;
+      if (bytes.empty()) {
+        fault(kVectorGp);  // the engine validated it; a stale program still cannot escape
+      } else {
+        std::memcpy(&v, bytes.data(), bytes.size());
+        op.out[0] = v;
+      }
+      break;
+    }
+    case VMD_PROBE_WRITE_MEM: {
+      std::span<uint8_t> bytes = memory_.Slice(op.arg, op.index);
+      if (bytes.empty()) {
+        fault(kVectorGp);
+      } else {
+        std::memcpy(bytes.data(), &op.arg2, bytes.size());
+      }
+      break;
+    }
+    // The model's loop costs one TSC cycle per iteration.
+    case VMD_PROBE_SPIN: op.out[0] = op.arg; break;
+    default: fault(6); break;  // an unknown op is an invalid opcode to the firmware
   }
 }
 

@@ -1,37 +1,44 @@
 // A model of the guest firmware (backend/guest/) for one vCPU: the same boot
-// line, workloads, heartbeat format, counter page and power-off protocol
-// (guest_abi.h), expressed as a step machine instead of x86 code. Time in the
-// model advances only while the vCPU runs, so a paused VM makes no progress.
+// line, workloads, heartbeat format, counter page, probe mailbox and
+// power-off protocol (guest_abi.h), expressed as a step machine instead of
+// x86 code. Time in the model advances only while the vCPU runs, so a paused
+// VM makes no progress.
 #ifndef VMD_BACKEND_HYPERVISOR_SIM_SIM_GUEST_H_
 #define VMD_BACKEND_HYPERVISOR_SIM_SIM_GUEST_H_
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <string>
 
 #include "backend/guest/guest_abi.h"
+#include "backend/hypervisor/sim/sim_cpu.h"
+#include "backend/memory/guest_memory.h"
 
 namespace vmd::hv {
 
 class SimGuest {
  public:
+  using Clock = std::chrono::steady_clock;
   // One model tick: the counter workload advances its counter once per tick.
   static constexpr std::chrono::milliseconds kTick{10};
 
   struct Step {
     enum class Kind {
-      kOut,            // OUT `value` to `port`, then ask again
+      kOut,            // OUT `value` (`size` bytes) to `port`, then ask again
       kWaitInterrupt,  // halted until an interrupt arrives
       kWaitTick,       // busy until the next tick
+      kWaitUntil,      // waiting for an interrupt until `deadline`
     };
     Kind kind;
     uint16_t port = 0;
-    uint8_t value = 0;
+    uint32_t value = 0;
+    uint8_t size = 1;
+    Clock::time_point deadline{};
   };
 
-  // `status` is the guest status page in guest memory (vCPU 0 writes it).
-  SimGuest(uint32_t vcpu_id, const vmd_boot_info& boot, vmd_guest_status* status);
+  SimGuest(uint32_t vcpu_id, const vmd_boot_info& boot, const SimProfile& profile, GuestMemory& memory);
 
   // What the guest does next.
   Step Next();
@@ -42,15 +49,33 @@ class SimGuest {
 
  private:
   void Print(const std::string& line);
+  void TakeSelfInterrupts();
+  // Runs probe ops until the program ends or an op must wait; returns the
+  // step to take, or nullopt to go on with the workload.
+  std::optional<Step> RunProbe();
+  void Execute(vmd_probe_op& op);
 
   const uint32_t vcpu_id_;
   const vmd_boot_info boot_;
+  GuestMemory& memory_;
   vmd_guest_status* const status_;
+  vmd_probe_mailbox* const mailbox_;
+  SimCpu cpu_;
+  std::deque<uint8_t> self_interrupts_;  // raised by the vCPU itself (x2APIC self IPI)
+  std::array<uint64_t, 256> interrupts_{};  // taken, by vector
   bool booted_ = false;
   bool power_off_requested_ = false;
   bool powered_off_ = false;
   uint64_t ticks_since_heartbeat_ = 0;
   std::deque<uint8_t> console_;  // bytes still to write to COM1
+
+  // The probe program in progress.
+  bool probe_running_ = false;
+  uint32_t probe_sequence_ = 0;
+  uint32_t probe_pc_ = 0;
+  std::array<uint64_t, 256> probe_base_{};  // interrupts_ at the last wait, per vector
+  bool waiting_ = false;
+  Clock::time_point wait_deadline_{};
 };
 
 }  // namespace vmd::hv

@@ -1,6 +1,7 @@
 #include "backend/hypervisor/sim/sim_hypervisor.h"
 
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -19,8 +20,8 @@ class SimVm;
 
 class SimVcpu final : public Vcpu {
  public:
-  SimVcpu(SimVm* vm, uint32_t id, const vmd_boot_info& boot, vmd_guest_status* status)
-      : vm_(vm), id_(id), guest_(id, boot, status) {}
+  SimVcpu(SimVm* vm, uint32_t id, const vmd_boot_info& boot, const SimProfile& profile, GuestMemory& memory)
+      : vm_(vm), id_(id), guest_(id, boot, profile, memory) {}
   ~SimVcpu() override;
 
   uint32_t id() const override { return id_; }
@@ -42,10 +43,13 @@ class SimVcpu final : public Vcpu {
       SimGuest::Step step = guest_.Next();
       switch (step.kind) {
         case SimGuest::Step::Kind::kOut:
-          io_byte_ = step.value;
-          return VcpuExit{.kind = ExitKind::kIoOut, .port = step.port, .io_data = {&io_byte_, 1}};
+          std::memcpy(io_data_, &step.value, sizeof(step.value));  // little-endian, as OUT
+          return VcpuExit{.kind = ExitKind::kIoOut, .port = step.port, .io_data = {io_data_, step.size}};
         case SimGuest::Step::Kind::kWaitInterrupt:
           cv_.wait(lock, woken);
+          break;
+        case SimGuest::Step::Kind::kWaitUntil:
+          cv_.wait_until(lock, step.deadline, woken);
           break;
         case SimGuest::Step::Kind::kWaitTick:
           if (!tick_deadline) tick_deadline = std::chrono::steady_clock::now() + SimGuest::kTick;
@@ -86,12 +90,12 @@ class SimVcpu final : public Vcpu {
   bool kicked_ = false;
   std::deque<uint8_t> pending_irqs_;
   SimGuest guest_;
-  uint8_t io_byte_ = 0;
+  uint8_t io_data_[4] = {};
 };
 
 class SimVm final : public Vm {
  public:
-  explicit SimVm(const VmConfig& config) : config_(config) {}
+  SimVm(const VmConfig& config, const SimProfile& profile) : config_(config), profile_(profile) {}
 
   absl::Status SetGuestMemory(GuestMemory& memory) override {
     memory_ = &memory;
@@ -104,19 +108,19 @@ class SimVm final : public Vm {
     if (boot == nullptr || boot->magic != VMD_BOOT_INFO_MAGIC) {
       return absl::FailedPreconditionError("sim: no valid boot info in guest memory");
     }
+    if (&memory != memory_) return absl::FailedPreconditionError("sim: LoadGuest needs the VM's guest memory");
     boot_ = *boot;
-    status_ = memory.At<vmd_guest_status>(VMD_GUEST_STATUS_GPA);
     return absl::OkStatus();
   }
 
   absl::StatusOr<std::unique_ptr<Vcpu>> CreateVcpu(uint32_t id) override {
-    if (status_ == nullptr) return absl::FailedPreconditionError("sim: LoadGuest must come first");
+    if (boot_.magic != VMD_BOOT_INFO_MAGIC) return absl::FailedPreconditionError("sim: LoadGuest must come first");
     if (id >= config_.vcpus) {
       return absl::InvalidArgumentError(absl::StrCat("sim: vcpu id ", id, " >= vcpus ", config_.vcpus));
     }
     std::lock_guard lock(mu_);
     if (vcpus_.contains(id)) return absl::AlreadyExistsError(absl::StrCat("sim: vcpu ", id, " exists"));
-    auto vcpu = std::make_unique<SimVcpu>(this, id, boot_, status_);
+    auto vcpu = std::make_unique<SimVcpu>(this, id, boot_, profile_, *memory_);
     vcpus_[id] = vcpu.get();
     return vcpu;
   }
@@ -135,9 +139,9 @@ class SimVm final : public Vm {
 
  private:
   const VmConfig config_;
+  const SimProfile& profile_;
   GuestMemory* memory_ = nullptr;
   vmd_boot_info boot_{};
-  vmd_guest_status* status_ = nullptr;
   std::mutex mu_;
   std::map<uint32_t, SimVcpu*> vcpus_;
 };
@@ -154,7 +158,7 @@ class SimHypervisor final : public Hypervisor {
     if (config.vcpus == 0 || config.vcpus > profile_.max_vcpus) {
       return absl::InvalidArgumentError(absl::StrCat("sim: vcpus must be 1..", profile_.max_vcpus));
     }
-    return std::make_unique<SimVm>(config);
+    return std::make_unique<SimVm>(config, profile_);
   }
 
  private:

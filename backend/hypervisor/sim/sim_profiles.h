@@ -16,6 +16,8 @@ struct SimProfile {
   std::string_view description;
   CpuVendor vendor;
   uint32_t max_vcpus;
+  uint32_t cpuid_signature;  // CPUID.1:EAX, family/model/stepping
+  uint64_t tsc_khz;
 };
 
 std::span<const SimProfile> SimProfiles();

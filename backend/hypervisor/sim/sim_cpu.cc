@@ -1,0 +1,174 @@
+#include "backend/hypervisor/sim/sim_cpu.h"
+
+namespace vmd::hv {
+namespace {
+
+// MSR indexes (Intel SDM vol. 4; KVM's arch/x86/kvm/x86.c and lapic.c).
+constexpr uint32_t kMsrTsc = 0x10;
+constexpr uint32_t kMsrApicBase = 0x1b;
+constexpr uint32_t kMsrPat = 0x277;
+constexpr uint32_t kMsrEfer = 0xc0000080;
+constexpr uint32_t kX2apicFirst = 0x800, kX2apicLast = 0x8ff;
+constexpr uint32_t kX2apicId = 0x802, kX2apicTpr = 0x808, kX2apicEoi = 0x80b, kX2apicSvr = 0x80f;
+constexpr uint32_t kX2apicIcr = 0x830, kX2apicSelfIpi = 0x83f;
+
+constexpr uint64_t kApicBaseBsp = 1ull << 8, kApicBaseExtd = 1ull << 10, kApicBaseEn = 1ull << 11;
+constexpr uint64_t kEferSce = 1ull << 0, kEferLme = 1ull << 8, kEferLma = 1ull << 10, kEferNxe = 1ull << 11;
+constexpr uint64_t kEferSvme = 1ull << 12;
+constexpr uint64_t kIcrShorthandSelf = 1ull << 18;
+
+// What the firmware leaves behind: x2APIC on, SVR enabled with spurious
+// vector 0xff (backend/guest/firmware/apic.c), long mode active.
+constexpr uint64_t kFirmwareSvr = 0x1ff;
+
+// The profile's CPUID, as KVM_GET_SUPPORTED_CPUID would report it on such a
+// host. Only leaves a guest of ours reads are modelled.
+kvm::CpuidEntries BaseCpuid(const SimProfile& p) {
+  auto leaf = [](uint32_t fn, uint32_t eax, uint32_t ebx, uint32_t ecx, uint32_t edx, uint32_t index = 0,
+                 uint32_t flags = 0) {
+    kvm_cpuid_entry2 e{};
+    e.function = fn;
+    e.index = index;
+    e.flags = flags;
+    e.eax = eax;
+    e.ebx = ebx;
+    e.ecx = ecx;
+    e.edx = edx;
+    return e;
+  };
+  const bool intel = p.vendor == CpuVendor::kIntel;
+  // Vendor strings in EBX, EDX, ECX order.
+  const uint32_t v_ebx = intel ? 0x756e6547 : 0x68747541;  // "Genu" / "Auth"
+  const uint32_t v_edx = intel ? 0x49656e69 : 0x69746e65;  // "ineI" / "enti"
+  const uint32_t v_ecx = intel ? 0x6c65746e : 0x444d4163;  // "ntel" / "cAMD"
+  kvm::CpuidEntries e = {
+      leaf(0x0, intel ? 0x1b : 0x10, v_ebx, v_ecx, v_edx),
+      // Family/model/stepping of the profile; SSE3..AVX, FPU..SSE2, APIC.
+      leaf(0x1, p.cpuid_signature, 0x00000800, 0x77fafbff & ~(1u << 21), 0x0f8bfbff),
+      leaf(0x7, 0, 0xd19f4fbb, 0x0040405e, intel ? 0xbc000400 : 0x10, 0, KVM_CPUID_FLAG_SIGNIFCANT_INDEX),
+      // KVM's hypervisor leaves: signature "KVMKVMKVM\0\0\0".
+      leaf(0x40000000, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x0000004d),
+      leaf(0x40000001, 0x01007afb, 0, 0, 0),
+      leaf(0x80000000, intel ? 0x80000008 : 0x80000021, v_ebx, v_ecx, v_edx),
+      leaf(0x80000001, 0, 0, intel ? 0x121 : 0x75c237ff, 0x2c100800),
+      leaf(0x80000008, intel ? 0x3030 : 0x3030, 0, 0, 0),
+  };
+  if (intel) e.push_back(leaf(0x4, 0x1c004121, 0x01c0003f, 0x3f, 0, 0, KVM_CPUID_FLAG_SIGNIFCANT_INDEX));
+  return e;
+}
+
+// KVM's reserved-bit mask for EFER: what the guest's CPUID enables.
+uint64_t EferWritable(const SimProfile& p) {
+  return kEferSce | kEferLme | kEferLma | kEferNxe | (p.vendor == CpuVendor::kAmd ? kEferSvme : 0);
+}
+
+bool ValidPat(uint64_t pat) {
+  for (int i = 0; i < 8; ++i) {
+    uint8_t type = (pat >> (8 * i)) & 0xff;
+    if (type == 2 || type == 3 || type > 7) return false;  // KVM's kvm_pat_valid()
+  }
+  return true;
+}
+
+}  // namespace
+
+SimCpu::SimCpu(const SimProfile& profile, uint32_t vcpu_id, uint32_t vcpus, std::function<void(uint8_t)> self_ipi)
+    : profile_(profile),
+      vcpu_id_(vcpu_id),
+      cpuid_(kvm::BuildVcpuCpuid(BaseCpuid(profile), vcpu_id, vcpus)),
+      self_ipi_(std::move(self_ipi)),
+      apic_base_(0xfee00000ull | kApicBaseEn | kApicBaseExtd | (vcpu_id == 0 ? kApicBaseBsp : 0)),
+      efer_(kEferLme | kEferLma),
+      svr_(kFirmwareSvr) {}
+
+CpuidResult SimCpu::Cpuid(uint32_t leaf, uint32_t subleaf) const {
+  const kvm_cpuid_entry2* e = kvm::FindCpuid(cpuid_, leaf, subleaf);
+  if (e == nullptr) {
+    // KVM answers an out-of-range basic leaf with the highest basic leaf; a
+    // missing leaf inside the range reads as zeros.
+    const kvm_cpuid_entry2* max = kvm::FindCpuid(cpuid_, leaf & 0x80000000u);
+    if (max != nullptr && leaf > max->eax && (leaf & 0x80000000u) == 0) {
+      e = kvm::FindCpuid(cpuid_, max->eax, subleaf);
+    }
+    if (e == nullptr) return {};
+  }
+  return {e->eax, e->ebx, e->ecx, e->edx};
+}
+
+uint64_t SimCpu::Rdtsc() const {
+  // The guest TSC keeps running while the VM is paused, as on KVM.
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - reset_).count();
+  return static_cast<uint64_t>(static_cast<int64_t>(static_cast<uint64_t>(ns) * profile_.tsc_khz / 1000000) +
+                               tsc_offset_);
+}
+
+std::optional<uint64_t> SimCpu::ReadMsr(uint32_t index) const {
+  switch (index) {
+    case kMsrTsc: return Rdtsc();
+    case kMsrApicBase: return apic_base_;
+    case kMsrPat: return pat_;
+    case kMsrEfer: return efer_;
+    case kX2apicId: return vcpu_id_;
+    case kX2apicTpr: return tpr_;
+    case kX2apicSvr: return svr_;
+    case kX2apicEoi:
+    case kX2apicSelfIpi: return std::nullopt;  // write-only
+    default: return std::nullopt;  // KVM: unknown MSRs #GP (ignore_msrs=0)
+  }
+}
+
+bool SimCpu::WriteMsr(uint32_t index, uint64_t value) {
+  switch (index) {
+    case kMsrTsc:
+      tsc_offset_ += static_cast<int64_t>(value - Rdtsc());
+      return true;
+    case kMsrApicBase: {
+      // Reserved: bits 0-7, 9, and above MAXPHYADDR; x2APIC -> xAPIC directly
+      // is an invalid transition (SDM 10.12.5).
+      const uint32_t maxphyaddr = Cpuid(0x80000008, 0).eax & 0xff;
+      const uint64_t reserved = 0x2ffull | ~((1ull << maxphyaddr) - 1);
+      if ((value & reserved) != 0) return false;
+      const bool x2apic_now = (apic_base_ & (kApicBaseEn | kApicBaseExtd)) == (kApicBaseEn | kApicBaseExtd);
+      const bool xapic_next = (value & (kApicBaseEn | kApicBaseExtd)) == kApicBaseEn;
+      if ((value & (kApicBaseEn | kApicBaseExtd)) == kApicBaseExtd) return false;  // EXTD without EN
+      if (x2apic_now && xapic_next) return false;
+      // The BSP flag is read-only.
+      apic_base_ = (value & ~kApicBaseBsp) | (apic_base_ & kApicBaseBsp);
+      return true;
+    }
+    case kMsrPat:
+      if (!ValidPat(value)) return false;
+      pat_ = value;
+      return true;
+    case kMsrEfer:
+      if ((value & ~EferWritable(profile_)) != 0) return false;
+      // With paging on, LME cannot change; LMA is the CPU's to set.
+      if (((value ^ efer_) & kEferLme) != 0) return false;
+      efer_ = (value & ~kEferLma) | (efer_ & kEferLma);
+      return true;
+    case kX2apicTpr:
+      if (value > 0xff) return false;
+      tpr_ = value;
+      return true;
+    case kX2apicEoi: return value == 0;
+    case kX2apicSvr:
+      if (value >> 13) return false;
+      svr_ = value;
+      return true;
+    case kX2apicIcr:
+      // Fixed-mode self IPIs are modelled; other destinations have no guest
+      // code listening in our firmware and are dropped.
+      if ((value >> 32) == vcpu_id_ || (value & (3ull << 18)) == kIcrShorthandSelf) {
+        self_ipi_(static_cast<uint8_t>(value & 0xff));
+      }
+      return true;
+    case kX2apicSelfIpi:
+      if (value > 0xff) return false;
+      self_ipi_(static_cast<uint8_t>(value));
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace vmd::hv
