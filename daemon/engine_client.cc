@@ -49,4 +49,16 @@ absl::StatusOr<bool> EngineClient::Stop(uint32_t timeout_ms, bool force, std::ch
   return r->graceful();
 }
 
+absl::StatusOr<v1::RunProbeResponse> EngineClient::RunProbe(const v1::RunProbeRequest& request,
+                                                            std::chrono::milliseconds deadline) {
+  return Call<v1::RunProbeRequest, v1::RunProbeResponse>(
+      [this](auto* c, auto& rq, auto* rs) { return stub_->RunProbe(c, rq, rs); }, request, deadline);
+}
+
+absl::StatusOr<v1::GuestBenchReport> EngineClient::RunGuestBench(const v1::RunGuestBenchRequest& request,
+                                                                 std::chrono::milliseconds deadline) {
+  return Call<v1::RunGuestBenchRequest, v1::GuestBenchReport>(
+      [this](auto* c, auto& rq, auto* rs) { return stub_->RunGuestBench(c, rq, rs); }, request, deadline);
+}
+
 }  // namespace vmd::daemon

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "vmd/engine/v1/engine.grpc.pb.h"
+#include "vmd/v1/probe.pb.h"
 
 namespace vmd::daemon {
 
@@ -20,6 +21,10 @@ class EngineClient {
   absl::StatusOr<engine::v1::EngineStatus> Resume(std::chrono::milliseconds deadline);
   // Whether the guest powered off by itself.
   absl::StatusOr<bool> Stop(uint32_t timeout_ms, bool force, std::chrono::milliseconds deadline);
+  absl::StatusOr<v1::RunProbeResponse> RunProbe(const v1::RunProbeRequest& request,
+                                                std::chrono::milliseconds deadline);
+  absl::StatusOr<v1::GuestBenchReport> RunGuestBench(const v1::RunGuestBenchRequest& request,
+                                                     std::chrono::milliseconds deadline);
 
  private:
   std::unique_ptr<engine::v1::Engine::Stub> stub_;

@@ -18,6 +18,7 @@
 #include "client/default_paths.h"
 #include "daemon/host_inventory.h"
 #include "daemon/host_service.h"
+#include "daemon/probe_service.h"
 #include "daemon/vm_manager.h"
 #include "daemon/vm_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
 
   vmd::daemon::VmServiceImpl vm_service(manager->get());
   vmd::daemon::HostServiceImpl host_service(*host);
+  vmd::daemon::ProbeServiceImpl probe_service(manager->get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
@@ -94,6 +96,7 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials());
   builder.RegisterService(&vm_service);
   builder.RegisterService(&host_service);
+  builder.RegisterService(&probe_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fail(absl::StrCat("cannot listen on ", listen));
   chmod(socket_path.c_str(), 0660);

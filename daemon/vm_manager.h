@@ -47,6 +47,7 @@ class VmManager {
   const v1::HostInfo& host() const { return host_; }
   // The VM's console log (it persists across engine restarts).
   std::string ConsolePath(const v1::Vm& vm) const;
+  std::string EngineSocket(const v1::Vm& vm) const;
   size_t vm_count() const { return registry_.size(); }
 
  private:
@@ -74,7 +75,6 @@ class VmManager {
   absl::Status CommitAndPublish(Mutation& mutation);
 
   std::string RuntimeDir(const v1::Vm& vm) const;
-  std::string EngineSocket(const v1::Vm& vm) const;
 
   const ManagerOptions options_;
   const v1::HostInfo host_;
