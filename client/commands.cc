@@ -113,4 +113,19 @@ absl::Status RunHost(VmdClient& client, Printer& printer) {
   return printer.PrintHostInfo(*info);
 }
 
+absl::Status RunProbe(VmdClient& client, const v1::RunProbeRequest& request,
+                      Printer& printer) {
+  absl::StatusOr<v1::RunProbeResponse> response = client.RunProbe(request);
+  if (!response.ok()) return response.status();
+  return printer.PrintProbeResults(request, *response);
+}
+
+absl::Status RunBench(VmdClient& client,
+                      const v1::RunGuestBenchRequest& request,
+                      Printer& printer) {
+  absl::StatusOr<v1::GuestBenchReport> report = client.RunGuestBench(request);
+  if (!report.ok()) return report.status();
+  return printer.PrintGuestBench(*report);
+}
+
 }  // namespace vmd::client

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "client/printer.h"
 #include "client/vmd_client.h"
+#include "vmd/v1/probe.pb.h"
 #include "vmd/v1/vm.pb.h"
 
 namespace vmd::client {
@@ -39,6 +40,11 @@ absl::Status RunConsole(VmdClient& client,
                         const v1::StreamConsoleRequest& request,
                         Printer& printer);
 absl::Status RunHost(VmdClient& client, Printer& printer);
+absl::Status RunProbe(VmdClient& client, const v1::RunProbeRequest& request,
+                      Printer& printer);
+absl::Status RunBench(VmdClient& client,
+                      const v1::RunGuestBenchRequest& request,
+                      Printer& printer);
 
 }  // namespace vmd::client
 

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/output.h"
+#include "client/probe_output.h"
 
 namespace vmd::client {
 
@@ -61,6 +62,19 @@ absl::Status Printer::PrintConsoleChunk(const v1::ConsoleChunk& chunk) {
 absl::Status Printer::PrintHostInfo(const v1::HostInfo& info) {
   if (format_ == OutputFormat::kJson) return PrintJson(info, false);
   *out_ << RenderHostInfo(info) << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintProbeResults(const v1::RunProbeRequest& request,
+                                        const v1::RunProbeResponse& response) {
+  if (format_ == OutputFormat::kJson) return PrintJson(response, false);
+  *out_ << RenderProbeResults(request, response) << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintGuestBench(const v1::GuestBenchReport& report) {
+  if (format_ == OutputFormat::kJson) return PrintJson(report, false);
+  *out_ << RenderGuestBench(report) << std::flush;
   return absl::OkStatus();
 }
 

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "vmd/v1/host.pb.h"
+#include "vmd/v1/probe.pb.h"
 #include "vmd/v1/vm.pb.h"
 
 namespace vmd::client {
@@ -36,6 +37,12 @@ class Printer {
   // The raw console bytes, or a one-line JSON ConsoleChunk; flushed.
   absl::Status PrintConsoleChunk(const v1::ConsoleChunk& chunk);
   absl::Status PrintHostInfo(const v1::HostInfo& info);
+  // The probe table (one row per op of `request`), or the RunProbeResponse
+  // as pretty JSON.
+  absl::Status PrintProbeResults(const v1::RunProbeRequest& request,
+                                 const v1::RunProbeResponse& response);
+  // The bench table and summary lines, or the GuestBenchReport as JSON.
+  absl::Status PrintGuestBench(const v1::GuestBenchReport& report);
 
  private:
   absl::Status PrintJson(const google::protobuf::Message& message,

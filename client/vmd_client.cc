@@ -137,7 +137,8 @@ VmdClient::VmdClient(std::shared_ptr<grpc::Channel> channel,
     : address_(std::move(address)),
       channel_(std::move(channel)),
       vm_stub_(v1::VmService::NewStub(channel_)),
-      host_stub_(v1::HostService::NewStub(channel_)) {}
+      host_stub_(v1::HostService::NewStub(channel_)),
+      probe_stub_(v1::ProbeService::NewStub(channel_)) {}
 
 VmdClient::~VmdClient() = default;
 
@@ -240,6 +241,24 @@ absl::StatusOr<v1::HostInfo> VmdClient::GetHostInfo(
   return CallUnary<v1::HostInfo>(
       options, [&](grpc::ClientContext* context, v1::HostInfo* response) {
         return host_stub_->GetHostInfo(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::RunProbeResponse> VmdClient::RunProbe(
+    const v1::RunProbeRequest& request, const CallOptions& options) {
+  return CallUnary<v1::RunProbeResponse>(
+      options,
+      [&](grpc::ClientContext* context, v1::RunProbeResponse* response) {
+        return probe_stub_->RunProbe(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::GuestBenchReport> VmdClient::RunGuestBench(
+    const v1::RunGuestBenchRequest& request, const CallOptions& options) {
+  return CallUnary<v1::GuestBenchReport>(
+      options,
+      [&](grpc::ClientContext* context, v1::GuestBenchReport* response) {
+        return probe_stub_->RunGuestBench(context, request, response);
       });
 }
 

@@ -1,4 +1,5 @@
-// A C++ client for the vmd public API (vmd.v1.VmService, vmd.v1.HostService).
+// A C++ client for the vmd public API (vmd.v1.VmService, vmd.v1.HostService,
+// vmd.v1.ProbeService).
 //
 // One method per RPC. Unary calls return absl::StatusOr<response>; a failed
 // call carries the gRPC status code and message unchanged (see
@@ -25,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "vmd/v1/host.grpc.pb.h"
+#include "vmd/v1/probe.grpc.pb.h"
 #include "vmd/v1/vm.grpc.pb.h"
 
 namespace grpc {
@@ -133,6 +135,16 @@ class VmdClient {
       const v1::GetHostInfoRequest& request = {},
       const CallOptions& options = {});
 
+  // vmd.v1.ProbeService. Both need a RUNNING VM with workload "probe"
+  // (FAILED_PRECONDITION otherwise); the guest bench also needs kvm. A probe
+  // that runs returns OK even when its ops fault or time out: see each
+  // ProbeResult's outcome.
+  absl::StatusOr<v1::RunProbeResponse> RunProbe(
+      const v1::RunProbeRequest& request, const CallOptions& options = {});
+  absl::StatusOr<v1::GuestBenchReport> RunGuestBench(
+      const v1::RunGuestBenchRequest& request,
+      const CallOptions& options = {});
+
   // Lists every VM matching `request`, following next_page_token from
   // request.page_token() (empty: the first page) to the last page. Each page
   // is a separate call with `options`. Fails with ABORTED if the server
@@ -145,6 +157,7 @@ class VmdClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::VmService::StubInterface> vm_stub_;
   std::unique_ptr<v1::HostService::StubInterface> host_stub_;
+  std::unique_ptr<v1::ProbeService::StubInterface> probe_stub_;
 };
 
 }  // namespace vmd::client
