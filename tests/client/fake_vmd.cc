@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -268,6 +269,73 @@ class FakeHostService final : public v1::HostService::Service {
   FakeState* state_;
 };
 
+class FakeProbeService final : public v1::ProbeService::Service {
+ public:
+  explicit FakeProbeService(FakeState* state) : state_(state) {}
+
+  grpc::Status RunProbe(grpc::ServerContext*,
+                        const v1::RunProbeRequest* request,
+                        v1::RunProbeResponse* response) override {
+    absl::MutexLock lock(&state_->mu);
+    state_->probe_requests.push_back(*request);
+    const v1::Vm* vm = nullptr;
+    if (grpc::Status status = ProbeableVm(request->name(), &vm);
+        !status.ok()) {
+      return status;
+    }
+    *response = state_->probe_response;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status RunGuestBench(grpc::ServerContext*,
+                             const v1::RunGuestBenchRequest* request,
+                             v1::GuestBenchReport* response) override {
+    absl::MutexLock lock(&state_->mu);
+    state_->bench_requests.push_back(*request);
+    const v1::Vm* vm = nullptr;
+    if (grpc::Status status = ProbeableVm(request->name(), &vm);
+        !status.ok()) {
+      return status;
+    }
+    if (vm->status().backend() != v1::BACKEND_KVM) {
+      return grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          absl::StrCat("vm \"", request->name(),
+                       "\" runs on sim; guest micro-benchmarks time real VM "
+                       "exits and need kvm"));
+    }
+    *response = state_->bench_report;
+    return grpc::Status::OK;
+  }
+
+ private:
+  // vmd's rules (daemon/probe_service.cc), with its messages.
+  grpc::Status ProbeableVm(const std::string& name, const v1::Vm** vm)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_->mu) {
+    auto it = state_->vms.find(name);
+    if (it == state_->vms.end()) return NotFound(name);
+    *vm = &it->second;
+    const v1::VmState state = it->second.status().state();
+    if (state != v1::VM_STATE_RUNNING) {
+      return grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          absl::StrCat("vm \"", name, "\" is ",
+                       absl::AsciiStrToLower(v1::VmState_Name(state).substr(9)),
+                       "; probes need state running"));
+    }
+    if (it->second.spec().workload() != "probe") {
+      return grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          absl::StrCat("vm \"", name, "\" runs workload ",
+                       it->second.spec().workload(),
+                       "; probes need workload probe"));
+    }
+    return grpc::Status::OK;
+  }
+
+  FakeState* state_;
+};
+
 }  // namespace
 
 v1::Vm MakeVm(const std::string& name, v1::VmState state,
@@ -295,10 +363,12 @@ FakeVmd::FakeVmd() : state_(std::make_unique<FakeState>()) {
 
   vm_service_ = std::make_unique<FakeVmService>(state_.get());
   host_service_ = std::make_unique<FakeHostService>(state_.get());
+  probe_service_ = std::make_unique<FakeProbeService>(state_.get());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address_, grpc::InsecureServerCredentials());
   builder.RegisterService(vm_service_.get());
   builder.RegisterService(host_service_.get());
+  builder.RegisterService(probe_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) {
     fprintf(stderr, "cannot listen on %s\n", address_.c_str());

@@ -1,6 +1,7 @@
 // An in-process fake of vmd's public API for client tests: a grpc::Server on
-// a unix socket in a fresh temporary directory, serving VmService and
-// HostService from in-memory state the test sets up and inspects.
+// a unix socket in a fresh temporary directory, serving VmService,
+// HostService and ProbeService from in-memory state the test sets up and
+// inspects.
 #ifndef VMD_TESTS_CLIENT_FAKE_VMD_H_
 #define VMD_TESTS_CLIENT_FAKE_VMD_H_
 
@@ -15,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "vmd/v1/host.grpc.pb.h"
+#include "vmd/v1/probe.grpc.pb.h"
 #include "vmd/v1/vm.grpc.pb.h"
 
 namespace vmd::testing {
@@ -38,6 +40,11 @@ struct FakeState {
   // ListVms answers every page with this token when set (a broken server).
   std::string stuck_page_token ABSL_GUARDED_BY(mu);
   v1::HostInfo host_info ABSL_GUARDED_BY(mu);
+  // ProbeService answers these to a VM that can run probes (RUNNING,
+  // workload "probe"; the bench also needs status.backend KVM), like vmd
+  // answers FAILED_PRECONDITION otherwise.
+  v1::RunProbeResponse probe_response ABSL_GUARDED_BY(mu);
+  v1::GuestBenchReport bench_report ABSL_GUARDED_BY(mu);
 
   // Recorded calls.
   std::vector<v1::CreateVmRequest> create_requests ABSL_GUARDED_BY(mu);
@@ -47,6 +54,8 @@ struct FakeState {
   int watch_calls ABSL_GUARDED_BY(mu) = 0;
   int console_calls ABSL_GUARDED_BY(mu) = 0;
   int pause_calls ABSL_GUARDED_BY(mu) = 0;
+  std::vector<v1::RunProbeRequest> probe_requests ABSL_GUARDED_BY(mu);
+  std::vector<v1::RunGuestBenchRequest> bench_requests ABSL_GUARDED_BY(mu);
   // Streams (and blocking calls) that ended because the client cancelled.
   int cancelled_calls ABSL_GUARDED_BY(mu) = 0;
 };
@@ -76,6 +85,7 @@ class FakeVmd {
   std::unique_ptr<FakeState> state_;
   std::unique_ptr<v1::VmService::Service> vm_service_;
   std::unique_ptr<v1::HostService::Service> host_service_;
+  std::unique_ptr<v1::ProbeService::Service> probe_service_;
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -4,7 +4,6 @@
 
 #include <stdlib.h>
 
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,6 +13,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/client/fake_vmd.h"
+#include "tests/client/run_vmctl.h"
 
 namespace vmd::client {
 namespace {
@@ -26,11 +26,7 @@ using ::testing::StartsWith;
 using ::vmd::testing::FakeVmd;
 using ::vmd::testing::MakeVm;
 
-struct Result {
-  int exit_status;
-  std::string out;
-  std::string err;
-};
+using Result = ::vmd::testing::VmctlResult;
 
 class VmctlTest : public ::testing::Test {
  protected:
@@ -51,18 +47,8 @@ class VmctlTest : public ::testing::Test {
 
   // Runs vmctl --address <fake> <args...>.
   Result Run(std::vector<std::string> args, bool with_address = true) {
-    std::vector<std::string> argv = {"vmctl"};
-    if (with_address) {
-      argv.push_back("--address");
-      argv.push_back(fake_.address());
-    }
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<const char*> pointers;
-    for (const std::string& arg : argv) pointers.push_back(arg.c_str());
-    std::ostringstream out, err;
-    const int status = RunVmctl(static_cast<int>(pointers.size()),
-                                pointers.data(), out, err);
-    return {status, out.str(), err.str()};
+    return ::vmd::testing::RunVmctlForTest(
+        with_address ? fake_.address() : "", args);
   }
 
   int CreateCalls() {

@@ -164,6 +164,81 @@ TEST_F(VmdClientTest, GetHostInfo) {
   EXPECT_EQ(info->auto_backend(), "sim");
 }
 
+TEST_F(VmdClientTest, RunProbeSendsTheOpsAndReturnsTheResults) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    v1::Vm& vm = fake_.state().vms["a"];
+    vm.mutable_spec()->set_workload("probe");
+    v1::RunProbeResponse& response = fake_.state().probe_response;
+    v1::ProbeResult* result = response.add_results();
+    result->set_outcome(v1::PROBE_OUTCOME_OK);
+    result->add_values(0xfee00d00);
+    response.add_results()->set_outcome(v1::PROBE_OUTCOME_FAULT);
+    response.mutable_results(1)->set_vector(13);
+    response.set_backend("sim");
+  }
+  v1::RunProbeRequest request;
+  request.set_name("a");
+  request.set_timeout_ms(250);
+  request.add_ops()->mutable_rdmsr()->set_index(0x1b);
+  request.add_ops()->mutable_wrmsr()->set_index(0x4b564d00);
+  absl::StatusOr<v1::RunProbeResponse> response = client_.RunProbe(
+      request, {.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->results_size(), 2);
+  EXPECT_THAT(response->results(0).values(), ElementsAre(0xfee00d00u));
+  EXPECT_EQ(response->results(1).outcome(), v1::PROBE_OUTCOME_FAULT);
+  EXPECT_EQ(response->results(1).vector(), 13u);
+  EXPECT_EQ(response->backend(), "sim");
+
+  absl::MutexLock lock(&fake_.state().mu);
+  ASSERT_EQ(fake_.state().probe_requests.size(), 1u);
+  const v1::RunProbeRequest& sent = fake_.state().probe_requests[0];
+  EXPECT_EQ(sent.name(), "a");
+  EXPECT_EQ(sent.timeout_ms(), 250u);
+  ASSERT_EQ(sent.ops_size(), 2);
+  EXPECT_EQ(sent.ops(0).rdmsr().index(), 0x1bu);
+  EXPECT_EQ(sent.ops(1).wrmsr().index(), 0x4b564d00u);
+}
+
+TEST_F(VmdClientTest, RunGuestBenchReturnsTheReport) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    v1::Vm& vm = fake_.state().vms["a"];
+    vm.mutable_spec()->set_workload("probe");
+    vm.mutable_status()->set_backend(v1::BACKEND_KVM);
+    fake_.state().bench_report.set_tsc_khz(2995200);
+    fake_.state().bench_report.set_pio_ratio_to_floor(1.07);
+  }
+  v1::RunGuestBenchRequest request;
+  request.set_name("a");
+  request.set_iterations(500);
+  absl::StatusOr<v1::GuestBenchReport> report = client_.RunGuestBench(request);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->tsc_khz(), 2995200u);
+  EXPECT_DOUBLE_EQ(report->pio_ratio_to_floor(), 1.07);
+
+  absl::MutexLock lock(&fake_.state().mu);
+  ASSERT_EQ(fake_.state().bench_requests.size(), 1u);
+  EXPECT_EQ(fake_.state().bench_requests[0].iterations(), 500u);
+}
+
+TEST_F(VmdClientTest, ProbeServiceErrorsKeepTheirCodeAndMessage) {
+  v1::RunProbeRequest probe;
+  probe.set_name("b");
+  probe.add_ops()->mutable_rdtsc();
+  absl::StatusOr<v1::RunProbeResponse> response = client_.RunProbe(probe);
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(response.status().message(),
+            "vm \"b\" is stopped; probes need state running");
+
+  v1::RunGuestBenchRequest bench;
+  bench.set_name("missing");
+  absl::StatusOr<v1::GuestBenchReport> report = client_.RunGuestBench(bench);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(report.status().message(), "vm \"missing\" not found");
+}
+
 TEST_F(VmdClientTest, ListAllVmsFollowsEveryPage) {
   {
     absl::MutexLock lock(&fake_.state().mu);
