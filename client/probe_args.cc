@@ -115,8 +115,8 @@ absl::StatusOr<v1::ProbeOp> ParseReadMem(absl::string_view text) {
   absl::StatusOr<uint64_t> address =
       ParseField("ADDR", address_text, text, UINT64_MAX);
   if (!address.ok()) return address.status();
-  absl::StatusOr<uint64_t> size = ParseOptionalField(
-      "SIZE", size_text, text, kMaxU32, kDefaultAccessSize);
+  absl::StatusOr<uint64_t> size =
+      ParseOptionalField("SIZE", size_text, text, kMaxU32, kDefaultAccessSize);
   if (!size.ok()) return size.status();
   v1::ProbeOp op;
   op.mutable_read_memory()->set_address(*address);
@@ -134,11 +134,12 @@ absl::StatusOr<v1::ProbeOp> ParseWriteMem(absl::string_view text) {
   absl::StatusOr<uint64_t> value =
       ParseField("VALUE", value_text, text, UINT64_MAX);
   if (!value.ok()) return value.status();
-  absl::StatusOr<uint64_t> size = ParseOptionalField(
-      "SIZE", size_text, text, kMaxU32, kDefaultAccessSize);
+  absl::StatusOr<uint64_t> size =
+      ParseOptionalField("SIZE", size_text, text, kMaxU32, kDefaultAccessSize);
   if (!size.ok()) return size.status();
   // Other sizes are the server's to reject; these the guest would truncate.
-  if ((*size == 1 || *size == 2 || *size == 4) && (*value >> (8 * *size)) != 0) {
+  if ((*size == 1 || *size == 2 || *size == 4) &&
+      (*value >> (8 * *size)) != 0) {
     return Invalid(absl::StrCat("VALUE \"", value_text, "\" does not fit in ",
                                 *size, *size == 1 ? " byte" : " bytes"));
   }
@@ -168,8 +169,7 @@ const std::vector<ProbeFlagSpec>& ProbeFlagSpecs() {
           {ProbeFlag::kCpuid, "--cpuid", "LEAF[,SUBLEAF]",
            "CPUID of LEAF, SUBLEAF (default 0)"},
           {ProbeFlag::kRdtsc, "--rdtsc", "", "RDTSC"},
-          {ProbeFlag::kWaitInterrupt, "--wait-interrupt",
-           "VECTOR[,TIMEOUT_US]",
+          {ProbeFlag::kWaitInterrupt, "--wait-interrupt", "VECTOR[,TIMEOUT_US]",
            "Wait for an interrupt of VECTOR (32-255), at most TIMEOUT_US "
            "(default 1000000)"},
           {ProbeFlag::kReadMem, "--read-mem", "ADDR[,SIZE]",
@@ -205,8 +205,8 @@ absl::StatusOr<uint64_t> ParseProbeNumber(absl::string_view text,
   const bool all_digits = end == digits.data() + digits.size();
   if (digits.empty() || !all_digits ||
       (error != std::errc() && error != std::errc::result_out_of_range)) {
-    return Invalid(absl::StrCat("\"", text,
-                                "\" is not a decimal or 0x-hex number"));
+    return Invalid(
+        absl::StrCat("\"", text, "\" is not a decimal or 0x-hex number"));
   }
   if (error == std::errc::result_out_of_range || value > max) {
     return Invalid(absl::StrCat("\"", text, "\" is out of range (at most 0x",

@@ -38,7 +38,8 @@ int ExpectedValues(const v1::ProbeOp& op) {
 std::string FormatOkValues(const v1::ProbeOp& op,
                            const v1::ProbeResult& result) {
   const auto& v = result.values();
-  if (v.size() != ExpectedValues(op) || op.op_case() == v1::ProbeOp::OP_NOT_SET) {
+  if (v.size() != ExpectedValues(op) ||
+      op.op_case() == v1::ProbeOp::OP_NOT_SET) {
     // Not what the op returns: show what came, rather than guess.
     if (v.empty()) return "ok";
     std::vector<std::string> values;
@@ -153,16 +154,17 @@ std::string RenderProbeResults(const v1::RunProbeRequest& request,
   rows.reserve(count);
   for (int i = 0; i < count; ++i) {
     // A result without an op (a broken server) is shown against no op.
-    const v1::ProbeOp& op =
-        i < request.ops_size() ? request.ops(i) : v1::ProbeOp::default_instance();
+    const v1::ProbeOp& op = i < request.ops_size()
+                                ? request.ops(i)
+                                : v1::ProbeOp::default_instance();
     rows.push_back({absl::StrCat(i), ProbeOpName(op), FormatProbeArgs(op),
                     i < response.results_size()
                         ? FormatProbeResult(op, response.results(i))
                         : "-"});
   }
   return absl::StrCat(
-      RenderTable({"#", "OP", "ARGS", "RESULT"}, rows), "backend: ",
-      response.backend().empty() ? "-" : response.backend(), "\n");
+      RenderTable({"#", "OP", "ARGS", "RESULT"}, rows),
+      "backend: ", response.backend().empty() ? "-" : response.backend(), "\n");
 }
 
 std::string RenderGuestBench(const v1::GuestBenchReport& report) {
@@ -178,8 +180,7 @@ std::string RenderGuestBench(const v1::GuestBenchReport& report) {
           ? absl::StrFormat("%.2fx", report.pio_ratio_to_floor())
           : "-";
   return absl::StrCat(
-      RenderTable({"NAME", "SAMPLES", "P50 NS", "P99 NS", "DESCRIPTION"},
-                  rows),
+      RenderTable({"NAME", "SAMPLES", "P50 NS", "P99 NS", "DESCRIPTION"}, rows),
       "pio ratio to floor: ", ratio, " (target <= 1.2)\n",
       "tsc: ", report.tsc_khz(), " kHz\n");
 }

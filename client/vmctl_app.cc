@@ -128,13 +128,14 @@ std::vector<ProbeOpOption> AddProbeOpFlags(CLI::App* app, Arguments& args) {
       option = app->add_flag(spec.name, description)->disable_flag_override();
     } else {
       const ProbeFlag flag = spec.flag;
+      auto parse = [flag](const std::string& t) {
+        return ParseProbeOp(flag, t);
+      };
       option =
           app->add_option(spec.name, args.probe_values[flag], description)
               ->type_name(spec.syntax)
               ->allow_extra_args(false)
-              ->check(ParsedBy(
-                  [flag](const std::string& t) { return ParseProbeOp(flag, t); },
-                  ""));
+              ->check(ParsedBy(parse, ""));
     }
     options.push_back({option, spec.flag});
   }
