@@ -101,6 +101,9 @@ void TestVm::VcpuLoop(uint32_t id) {
         if (exit->port == VMD_PORT_COM1 && !exit->io_data.empty()) {
           absl::MutexLock lock(&mu_);
           console_.push_back(static_cast<char>(exit->io_data[0]));
+        } else if (exit->port == VMD_PORT_PROBE_DONE && exit->io_data.size() == 4) {
+          absl::MutexLock lock(&mu_);
+          std::memcpy(&probe_done_, exit->io_data.data(), sizeof(probe_done_));
         } else if (exit->port == VMD_PORT_POWER && !exit->io_data.empty()) {
           absl::MutexLock lock(&mu_);
           power_off_code_ = exit->io_data[0];
@@ -159,6 +162,11 @@ std::string TestVm::console() const {
 std::optional<uint8_t> TestVm::power_off_code() const {
   absl::MutexLock lock(&mu_);
   return power_off_code_;
+}
+
+uint32_t TestVm::probe_done() const {
+  absl::MutexLock lock(&mu_);
+  return probe_done_;
 }
 
 std::vector<TestVm::Crash> TestVm::crashes() const {

@@ -78,6 +78,8 @@ class TestVm {
 
   std::string console() const;
   std::optional<uint8_t> power_off_code() const;
+  // The last sequence the probe workload reported on VMD_PORT_PROBE_DONE.
+  uint32_t probe_done() const;
   uint64_t interrupted_exits() const { return interrupted_.load(); }
 
   struct Crash {
@@ -110,6 +112,7 @@ class TestVm {
   mutable absl::Mutex mu_;
   std::string console_ ABSL_GUARDED_BY(mu_);
   std::optional<uint8_t> power_off_code_ ABSL_GUARDED_BY(mu_);
+  uint32_t probe_done_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Crash> crashes_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> errors_ ABSL_GUARDED_BY(mu_);
 };

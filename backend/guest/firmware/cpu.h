@@ -18,6 +18,10 @@ static inline void outb(uint16_t port, uint8_t value) {
   __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
 }
 
+static inline void outl(uint16_t port, uint32_t value) {
+  __asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port) : "memory");
+}
+
 static inline uint8_t inb(uint16_t port) {
   uint8_t value;
   __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port) : "memory");
@@ -69,5 +73,9 @@ static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 // taken before it (the race-free idle idiom).
 static inline void irq_enable_and_halt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
 static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
+
+// Lets pending interrupts in for one instruction: STI's one-instruction shadow
+// means `sti; cli` would take none, so a NOP sits in between.
+static inline void irq_window(void) { __asm__ volatile("sti; nop; cli" ::: "memory"); }
 
 #endif  // VMD_BACKEND_GUEST_FIRMWARE_CPU_H_

@@ -61,6 +61,54 @@ static inline uint32_t safe_read64(uint64_t address, uint64_t* value) {
   return fault_vector();
 }
 
+// Memory accesses of 1, 2, 4 or 8 bytes at a guest address; any other size
+// is reported as #UD (vector 6), like an instruction that does not exist.
+#define SAFE_ACCESS_SIZE_INVALID 6u
+
+static inline uint32_t safe_read(uint64_t address, uint32_t size, uint64_t* value) {
+  uint64_t v = 0;
+  fault_arm();
+  switch (size) {
+    case 1:
+      __asm__ volatile("1: movzbq (%1), %0\n2:\n\t" EXTABLE_ENTRY(1b, 2b) : "+r"(v) : "r"(address) : "memory");
+      break;
+    case 2:
+      __asm__ volatile("1: movzwq (%1), %0\n2:\n\t" EXTABLE_ENTRY(1b, 2b) : "+r"(v) : "r"(address) : "memory");
+      break;
+    case 4:
+      __asm__ volatile("1: movl (%1), %k0\n2:\n\t" EXTABLE_ENTRY(1b, 2b) : "+r"(v) : "r"(address) : "memory");
+      break;
+    case 8:
+      __asm__ volatile("1: movq (%1), %0\n2:\n\t" EXTABLE_ENTRY(1b, 2b) : "+r"(v) : "r"(address) : "memory");
+      break;
+    default:
+      return SAFE_ACCESS_SIZE_INVALID;
+  }
+  *value = v;
+  return fault_vector();
+}
+
+static inline uint32_t safe_write(uint64_t address, uint32_t size, uint64_t value) {
+  fault_arm();
+  switch (size) {
+    case 1:
+      __asm__ volatile("1: movb %b1, (%0)\n2:\n\t" EXTABLE_ENTRY(1b, 2b) : : "r"(address), "q"(value) : "memory");
+      break;
+    case 2:
+      __asm__ volatile("1: movw %w1, (%0)\n2:\n\t" EXTABLE_ENTRY(1b, 2b) : : "r"(address), "r"(value) : "memory");
+      break;
+    case 4:
+      __asm__ volatile("1: movl %k1, (%0)\n2:\n\t" EXTABLE_ENTRY(1b, 2b) : : "r"(address), "r"(value) : "memory");
+      break;
+    case 8:
+      __asm__ volatile("1: movq %1, (%0)\n2:\n\t" EXTABLE_ENTRY(1b, 2b) : : "r"(address), "r"(value) : "memory");
+      break;
+    default:
+      return SAFE_ACCESS_SIZE_INVALID;
+  }
+  return fault_vector();
+}
+
 static inline uint32_t safe_ud2(void) {
   fault_arm();
   __asm__ volatile("1: ud2\n2:\n\t" EXTABLE_ENTRY(1b, 2b) ::: "memory");

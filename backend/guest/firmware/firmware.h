@@ -9,6 +9,7 @@
 #define BOOT_INFO ((const volatile struct vmd_boot_info*)VMD_BOOT_INFO_GPA)
 #define GUEST_STATUS ((volatile struct vmd_guest_status*)VMD_GUEST_STATUS_GPA)
 #define GUEST_DIAG ((volatile struct vmd_guest_diag*)VMD_GUEST_DIAG_GPA)
+#define PROBE_MAILBOX ((volatile struct vmd_probe_mailbox*)VMD_PROBE_MAILBOX_GPA)
 
 #define VECTOR_NMI 2
 #define VECTOR_SPURIOUS 0xff
@@ -35,5 +36,8 @@ void power_off_if_requested(void);
 __attribute__((noreturn)) void workload_idle(void);
 __attribute__((noreturn)) void workload_counter(uint32_t heartbeat_ms, uint64_t tsc_khz);
 __attribute__((noreturn)) void ap_park(void);
+
+// probe.c: runs probe programs from the mailbox (VMD_WORKLOAD_PROBE).
+__attribute__((noreturn)) void workload_probe(uint64_t tsc_khz);
 
 #endif  // VMD_BACKEND_GUEST_FIRMWARE_FIRMWARE_H_

@@ -4,6 +4,7 @@
 //   "vmd firmware: <idle|counter> on <vcpus> vcpu(s)\n"   at boot
 //   "heartbeat <n> counter=<counter>\n"                    counter workload
 //   VMD_CONSOLE_POWER_OFF_LINE                             shutdown vector
+// (workload names: idle, counter, probe).
 #include <stdint.h>
 
 #include "backend/guest/firmware/console.h"
@@ -16,8 +17,10 @@
 #define VECTOR_GP 13
 #define NON_CANONICAL_ADDRESS 0x8000000000000000ull
 
-_Static_assert(sizeof(struct vmd_guest_diag) <= 0x1000,
-               "the diag page is one page");
+_Static_assert(sizeof(struct vmd_guest_diag) <= 0x1000, "the diag page is one page");
+_Static_assert(sizeof(struct percpu) <= VMD_STACK_BYTES / 4, "percpu leaves room for the stack");
+_Static_assert(sizeof(struct vmd_probe_mailbox) <= VMD_PAGE_TABLES_GPA - VMD_PROBE_MAILBOX_GPA,
+               "the probe mailbox ends before the page tables");
 
 // Set by the BSP once the IDT and the diag page are ready.
 static volatile uint32_t global_ready;
@@ -30,6 +33,7 @@ void percpu_init(uint32_t id) {
   cpu->fault_vector = FAULT_NONE;
   cpu->fault_error_code = 0;
   cpu->fault_rip = 0;
+  for (int v = 0; v < 256; v++) cpu->interrupts[v] = 0;
   wrmsr(MSR_IA32_GS_BASE, (uint64_t)cpu);
 }
 
@@ -63,6 +67,7 @@ static const char* workload_name(uint32_t workload) {
   switch (workload) {
     case VMD_WORKLOAD_IDLE: return "idle";
     case VMD_WORKLOAD_COUNTER: return "counter";
+    case VMD_WORKLOAD_PROBE: return "probe";
   }
   return 0;
 }
@@ -95,6 +100,7 @@ static __attribute__((noreturn)) void bsp_main(void) {
   console_line(&line);
 
   if (workload == VMD_WORKLOAD_COUNTER) workload_counter(boot->heartbeat_ms, boot->tsc_khz);
+  if (workload == VMD_WORKLOAD_PROBE) workload_probe(boot->tsc_khz);
   workload_idle();
 }
 

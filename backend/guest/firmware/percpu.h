@@ -18,6 +18,8 @@ struct percpu {
   uint32_t pad;
   volatile uint64_t fault_error_code;
   volatile uint64_t fault_rip;
+  // Interrupts this vCPU took, by vector (probe WAIT_INTERRUPT counts these).
+  volatile uint64_t interrupts[256];
 };
 
 // Points GS.base at this vCPU's block and fills it in.

@@ -90,6 +90,7 @@ static void handle_exception(struct trap_frame* frame) {
 static void handle_interrupt(const struct trap_frame* frame) {
   uint32_t vector = (uint32_t)frame->vector;
   __atomic_add_fetch(&GUEST_DIAG->interrupts[vector], 1, __ATOMIC_RELAXED);
+  this_cpu()->interrupts[vector]++;  // only this vCPU writes its own counts
   if (vector == VMD_VECTOR_SHUTDOWN) {
     __atomic_store_n(&shutdown_requested, 1u, __ATOMIC_RELEASE);
   }
