@@ -138,6 +138,27 @@ TEST_F(KvmProbeWorkloadTest, WaitInterruptCountsSelfIpisAndTimesOut) {
   EXPECT_EQ(r[6].out[0], 1u);
 }
 
+// The engine may ring the doorbell before the guest has enabled its APIC
+// (the MSI is dropped): the firmware checks the mailbox when it enters the
+// probe loop, so a program published early still runs.
+TEST(KvmProbeWorkloadEarlyTest, ProgramPublishedBeforeBootRuns) {
+  VMD_REQUIRE_KVM();
+  absl::StatusOr<std::unique_ptr<TestVm>> vm = TestVm::Create(Options(VMD_WORKLOAD_PROBE));
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  auto* mailbox = (*vm)->memory().At<vmd_probe_mailbox>(VMD_PROBE_MAILBOX_GPA);
+  mailbox->magic = VMD_PROBE_MAGIC;
+  mailbox->nops = 1;
+  mailbox->ops[0] = Op(VMD_PROBE_RDTSC);
+  std::atomic_ref<uint32_t>(mailbox->sequence).store(1, std::memory_order_release);
+  ASSERT_TRUE((*vm)->vm().SignalMsi(0, VMD_VECTOR_PROBE).ok());  // dropped
+  (*vm)->Start();
+  ASSERT_TRUE((*vm)->WaitFor([&] { return (*vm)->probe_done() == 1; })) << (*vm)->console();
+  EXPECT_EQ(mailbox->ops[0].status, VMD_PROBE_OK);
+  EXPECT_GT(mailbox->ops[0].out[0], 0u);
+  (*vm)->Stop();
+  EXPECT_TRUE((*vm)->crashes().empty());
+}
+
 TEST_F(KvmProbeWorkloadTest, ConsecutiveProgramsAndShutdown) {
   for (int i = 0; i < 5; ++i) {
     std::vector<vmd_probe_op> r = Run({Op(VMD_PROBE_RDMSR, 0x10)});

@@ -47,9 +47,9 @@ class KvmVm : public Vm {
   // (application processors too: no INIT/SIPI) and sets the long-mode entry
   // state: RIP = entry, RSP = its stack, RDI = id, RSI = boot info.
   absl::StatusOr<std::unique_ptr<Vcpu>> CreateVcpu(uint32_t id) override;
-  // KVM_SIGNAL_MSI, fixed delivery, physical destination. UNAVAILABLE when KVM
-  // reports that no APIC accepted it (no such id, or the guest has not
-  // enabled its APIC yet).
+  // KVM_SIGNAL_MSI, fixed delivery, physical destination. An MSI no APIC
+  // accepts (no such id, or the guest has not enabled its APIC yet) is
+  // dropped without an error, like the sim backend does.
   absl::Status SignalMsi(uint32_t dest_apic_id, uint8_t vector) override;
 
   int fd() const { return vm_fd_.get(); }
