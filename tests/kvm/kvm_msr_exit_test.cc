@@ -5,8 +5,10 @@
 #include <sys/ioctl.h>
 
 #include <atomic>
+#include <vector>
 
 #include "gtest/gtest.h"
+#include "backend/hypervisor/kvm/kvm_msr_filter.h"
 #include "backend/hypervisor/kvm/kvm_vm.h"
 #include "tests/kvm/kvm_test_vm.h"
 
@@ -20,14 +22,43 @@ constexpr uint64_t kBspApicBase = 0xfee00900;  // default base, enabled, BSP
 void DenyApicBaseReads(Vm& vm) {
   auto* kvm_vm = dynamic_cast<kvm::KvmVm*>(&vm);
   ASSERT_NE(kvm_vm, nullptr);
-  static uint8_t deny_one = 0;  // bitmap bit 0 clear: denied
-  kvm_msr_filter filter{};
-  filter.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
-  filter.ranges[0].flags = KVM_MSR_FILTER_READ;
-  filter.ranges[0].nmsrs = 1;
-  filter.ranges[0].base = kMsrApicBase;
-  filter.ranges[0].bitmap = &deny_one;
-  ASSERT_EQ(ioctl(kvm_vm->fd(), KVM_X86_SET_MSR_FILTER, &filter), 0) << strerror(errno);
+  kvm::MsrFilter filter;
+  const uint32_t denied[] = {kMsrApicBase};
+  filter.ranges.push_back(kvm::DenyMsrs(kMsrApicBase, 8, denied, /*read=*/true, /*write=*/false));
+  absl::Status s = kvm::SetMsrFilter(kvm_vm->fd(), filter);
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(KvmMsrFilterTest, FiltersAreValidatedAgainstKvmRules) {
+  kvm::MsrFilter filter;
+  filter.default_deny = true;
+  EXPECT_EQ(kvm::ValidateMsrFilter(filter).code(), absl::StatusCode::kInvalidArgument);
+  filter.default_deny = false;
+  EXPECT_TRUE(kvm::ValidateMsrFilter(filter).ok());  // empty: filtering off
+  const uint32_t none[] = {0};
+  filter.ranges.push_back(kvm::DenyMsrs(0, 16, none, /*read=*/false, /*write=*/false));
+  EXPECT_EQ(kvm::ValidateMsrFilter(filter).code(), absl::StatusCode::kInvalidArgument);
+  filter.ranges[0] = kvm::DenyMsrs(0, 0x600 * 8 + 1, none, true, true);
+  EXPECT_EQ(kvm::ValidateMsrFilter(filter).code(), absl::StatusCode::kInvalidArgument);
+  filter.ranges[0] = kvm::DenyMsrs(0, 16, none, true, true);
+  EXPECT_TRUE(kvm::ValidateMsrFilter(filter).ok());
+  EXPECT_EQ(filter.ranges[0].bitmap, (std::vector<uint8_t>{0xfe, 0xff}));
+  filter.ranges.assign(17, filter.ranges[0]);
+  EXPECT_EQ(kvm::ValidateMsrFilter(filter).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(KvmMsrFilterTest, KvmAcceptsAndClearsFilters) {
+  VMD_REQUIRE_KVM();
+  absl::StatusOr<std::unique_ptr<TestVm>> vm = TestVm::Create(Options(VMD_WORKLOAD_IDLE));
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  auto* kvm_vm = dynamic_cast<kvm::KvmVm*>(&(*vm)->vm());
+  ASSERT_NE(kvm_vm, nullptr);
+  kvm::MsrFilter deny_all;
+  deny_all.default_deny = true;
+  const uint32_t pmu[] = {0x38d, 0x38f};
+  deny_all.ranges.push_back(kvm::DenyMsrs(0x380, 0x20, pmu, true, true));
+  EXPECT_TRUE(kvm::SetMsrFilter(kvm_vm->fd(), deny_all).ok());
+  EXPECT_TRUE(kvm::SetMsrFilter(kvm_vm->fd(), kvm::MsrFilter{}).ok());  // off again
 }
 
 TEST(KvmMsrExitTest, FilteredRdmsrExitsAndTakesTheCompletedValue) {
