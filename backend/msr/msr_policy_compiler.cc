@@ -1,0 +1,84 @@
+#include "backend/msr/msr_policy_compiler.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "backend/msr/msr_filter_packer.h"
+#include "backend/msr/msr_policy_model.h"
+#include "backend/msr/msr_policy_validator.h"
+#include "backend/msr/msr_rule_resolver.h"
+#include "backend/msr/msr_text.h"
+
+namespace vmd::msr {
+namespace {
+
+v1::MsrAction ActionAt(const std::vector<MsrSegment>& segments, uint32_t index) {
+  return segments[FindMsrSegment(segments, index)].action;
+}
+
+absl::Status CheckHandlersReachable(const v1::MsrPolicy& policy, const std::vector<MsrSegment>& read,
+                                    const std::vector<MsrSegment>& write) {
+  const bool unknown_emulate = policy.unknown_msrs() == v1::UNKNOWN_MSR_ACTION_EMULATE;
+  for (int i = 0; i < policy.handlers_size(); ++i) {
+    const uint32_t index = policy.handlers(i).index();
+    const v1::MsrAction r = ActionAt(read, index);
+    const v1::MsrAction w = ActionAt(write, index);
+    if (r == v1::MSR_ACTION_EMULATE || w == v1::MSR_ACTION_EMULATE) continue;
+    if (!unknown_emulate) {
+      return absl::InvalidArgumentError(absl::StrCat("handlers[", i, "]: MSR ", MsrHex(index),
+                                                     " is not trapped by any EMULATE rule (and unknown_msrs is "
+                                                     "not EMULATE)"));
+    }
+    if (r == v1::MSR_ACTION_DENY && w == v1::MSR_ACTION_DENY) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "handlers[", i, "]: MSR ", MsrHex(index), " is denied for reads and writes (",
+          RuleListText({read[FindMsrSegment(read, index)].rule, write[FindMsrSegment(write, index)].rule}),
+          "), so no access reaches the handler"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+v1::MsrFilterSummary CompiledMsrPolicy::Summary() const {
+  v1::MsrFilterSummary summary;
+  uint32_t bytes = 0;
+  for (const MsrFilterRange& r : filter.ranges) bytes += static_cast<uint32_t>(r.bitmap.size());
+  summary.set_ranges(static_cast<uint32_t>(filter.ranges.size()));
+  summary.set_bitmap_bytes(bytes);
+  summary.set_default_deny(filter.default_deny);
+  summary.set_exit_reasons(filter.exit_reasons);
+  return summary;
+}
+
+absl::StatusOr<CompiledMsrPolicy> CompileMsrPolicy(const v1::MsrPolicy& policy, const MsrTopology& topology) {
+  if (absl::Status s = ValidateMsrPolicy(policy, topology); !s.ok()) return s;
+  const std::vector<MsrSegment> read = ResolveMsrRules(policy, /*write=*/false);
+  const std::vector<MsrSegment> write = ResolveMsrRules(policy, /*write=*/true);
+  if (absl::Status s = CheckHandlersReachable(policy, read, write); !s.ok()) return s;
+
+  CompiledMsrPolicy compiled;
+  absl::StatusOr<MsrFilter> filter =
+      PackMsrFilter(read, write, EffectiveDefaultAction(policy) == v1::MSR_ACTION_DENY);
+  if (!filter.ok()) return filter.status();
+  compiled.filter = *std::move(filter);
+  const bool unknown_emulate = policy.unknown_msrs() == v1::UNKNOWN_MSR_ACTION_EMULATE;
+  if (!compiled.filter.ranges.empty() || compiled.filter.default_deny) {
+    compiled.filter.exit_reasons |= kMsrExitReasonFilter;
+  }
+  if (unknown_emulate) compiled.filter.exit_reasons |= kMsrExitReasonUnknown;
+
+  compiled.warnings = ShadowedRuleWarnings(policy, read, write);
+  compiled.handlers.assign(policy.handlers().begin(), policy.handlers().end());
+  std::sort(compiled.handlers.begin(), compiled.handlers.end(),
+            [](const v1::MsrHandler& a, const v1::MsrHandler& b) { return a.index() < b.index(); });
+  std::vector<uint32_t> handler_indexes;
+  handler_indexes.reserve(compiled.handlers.size());
+  for (const v1::MsrHandler& h : compiled.handlers) handler_indexes.push_back(h.index());
+  compiled.decisions = MsrDecisionTable::Build(read, write, handler_indexes, unknown_emulate);
+  compiled.log_denials = policy.log_denials();
+  return compiled;
+}
+
+}  // namespace vmd::msr

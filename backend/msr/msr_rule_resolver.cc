@@ -1,0 +1,98 @@
+#include "backend/msr/msr_rule_resolver.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "backend/msr/msr_index.h"
+#include "backend/msr/msr_policy_model.h"
+#include "backend/msr/msr_text.h"
+
+namespace vmd::msr {
+
+std::vector<MsrSegment> ResolveMsrRules(const v1::MsrPolicy& policy, bool write) {
+  const v1::MsrAction default_action = EffectiveDefaultAction(policy);
+  struct Event {
+    uint64_t at;
+    int rule;
+    bool start;
+  };
+  std::vector<Event> events;
+  std::vector<uint64_t> points = {0, kX2apicFirst, uint64_t{kX2apicLast} + 1};
+  for (int i = 0; i < policy.rules_size(); ++i) {
+    const v1::MsrRule& rule = policy.rules(i);
+    if (!AccessCovers(rule.access(), write)) continue;
+    const uint64_t end = uint64_t{rule.first()} + rule.count();
+    events.push_back({rule.first(), i, true});
+    events.push_back({end, i, false});
+    points.push_back(rule.first());
+    if (end < kMsrSpaceEnd) points.push_back(end);
+  }
+  std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.at < b.at; });
+  std::sort(points.begin(), points.end());
+  points.erase(std::unique(points.begin(), points.end()), points.end());
+
+  std::vector<MsrSegment> segments;
+  std::set<int> active;  // rules covering the current MSR; the first decides
+  size_t e = 0;
+  for (size_t k = 0; k < points.size(); ++k) {
+    const uint64_t begin = points[k];
+    const uint64_t end = k + 1 < points.size() ? points[k + 1] : kMsrSpaceEnd;
+    for (; e < events.size() && events[e].at == begin; ++e) {
+      if (events[e].start) {
+        active.insert(events[e].rule);
+      } else {
+        active.erase(events[e].rule);
+      }
+    }
+    MsrSegment segment{begin, end, default_action, kDefaultOwner};
+    if (!active.empty()) {
+      segment.rule = *active.begin();
+      segment.action = policy.rules(segment.rule).action();
+    } else if (begin >= kX2apicFirst && end <= uint64_t{kX2apicLast} + 1) {
+      segment.rule = kX2apicOwner;
+      segment.action = v1::MSR_ACTION_ALLOW;
+    }
+    if (!segments.empty() && segments.back().rule == segment.rule) {
+      segments.back().end = end;
+    } else {
+      segments.push_back(segment);
+    }
+  }
+  return segments;
+}
+
+size_t FindMsrSegment(const std::vector<MsrSegment>& segments, uint64_t index) {
+  auto it = std::upper_bound(segments.begin(), segments.end(), index,
+                             [](uint64_t i, const MsrSegment& s) { return i < s.begin; });
+  return static_cast<size_t>(it - segments.begin()) - 1;
+}
+
+std::vector<std::string> ShadowedRuleWarnings(const v1::MsrPolicy& policy, const std::vector<MsrSegment>& read,
+                                              const std::vector<MsrSegment>& write) {
+  std::vector<std::string> warnings;
+  for (int i = 0; i < policy.rules_size(); ++i) {
+    const v1::MsrRule& rule = policy.rules(i);
+    const uint64_t end = uint64_t{rule.first()} + rule.count();
+    bool decides = false;
+    std::set<int> shadowing;
+    for (bool dir_write : {false, true}) {
+      if (decides || !AccessCovers(rule.access(), dir_write)) continue;
+      const std::vector<MsrSegment>& segments = dir_write ? write : read;
+      for (size_t k = FindMsrSegment(segments, rule.first()); k < segments.size() && segments[k].begin < end; ++k) {
+        if (segments[k].rule == i) {
+          decides = true;
+          break;
+        }
+        shadowing.insert(segments[k].rule);
+      }
+    }
+    if (decides) continue;
+    warnings.push_back(absl::StrCat("rules[", i, "] (", RuleText(rule), ") is shadowed entirely by ",
+                                    RuleListText(std::vector<int>(shadowing.begin(), shadowing.end())),
+                                    "; it never applies"));
+  }
+  return warnings;
+}
+
+}  // namespace vmd::msr
