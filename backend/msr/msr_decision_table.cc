@@ -40,8 +40,7 @@ MsrDecisionTable MsrDecisionTable::Build(const std::vector<MsrSegment>& read, co
         auto it = std::lower_bound(handler_indexes.begin(), handler_indexes.end(), s.begin);
         for (; it != handler_indexes.end() && *it < s.end; ++it) {
           if (*it > pos) Add(d.starts, d.decisions, pos, MsrDecision::Unhandled());
-          Add(d.starts, d.decisions, *it,
-              MsrDecision::Emulate(static_cast<uint32_t>(it - handler_indexes.begin())));
+          Add(d.starts, d.decisions, *it, MsrDecision::Emulate(static_cast<uint32_t>(it - handler_indexes.begin())));
           pos = uint64_t{*it} + 1;
         }
       }

@@ -10,9 +10,7 @@ bool MsrFilterRange::Allows(uint32_t index) const {
   return (bitmap[bit / 8] >> (bit % 8)) & 1;
 }
 
-size_t MsrFilterBitmapBytes(uint32_t nmsrs) {
-  return (static_cast<size_t>(nmsrs) + 63) / 64 * 8;
-}
+size_t MsrFilterBitmapBytes(uint32_t nmsrs) { return (static_cast<size_t>(nmsrs) + 63) / 64 * 8; }
 
 bool KvmAllows(const MsrFilter& filter, uint32_t index, bool write) {
   if (IsX2apicMsr(index)) return true;
@@ -53,8 +51,8 @@ absl::Status ValidateMsrFilter(const MsrFilter& filter) {
                                                      " MSRs, KVM takes at most ", kMsrFilterMaxRangeMsrs));
     }
     if (range.bitmap.size() < bytes) {
-      return absl::InvalidArgumentError(absl::StrCat("msr filter: ranges[", i, "].bitmap has ", range.bitmap.size(),
-                                                     " bytes, KVM reads ", bytes));
+      return absl::InvalidArgumentError(
+          absl::StrCat("msr filter: ranges[", i, "].bitmap has ", range.bitmap.size(), " bytes, KVM reads ", bytes));
     }
   }
   if (empty && filter.default_deny) {

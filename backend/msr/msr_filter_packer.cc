@@ -206,8 +206,7 @@ void CollectOwners(const PlannedRange& range, bool default_deny, const std::vect
   for (bool dir_write : {false, true}) {
     if ((range.flags & (dir_write ? kMsrFilterWrite : kMsrFilterRead)) == 0) continue;
     const std::vector<MsrSegment>& segments = dir_write ? write : read;
-    for (size_t k = FindMsrSegment(segments, range.begin); k < segments.size() && segments[k].begin < range.end;
-         ++k) {
+    for (size_t k = FindMsrSegment(segments, range.begin); k < segments.size() && segments[k].begin < range.end; ++k) {
       if (WantsAllow(segments[k]) == default_deny && segments[k].rule != kX2apicOwner) owners.insert(segments[k].rule);
     }
   }
@@ -244,7 +243,8 @@ absl::StatusOr<MsrFilter> PackMsrFilter(const std::vector<MsrSegment>& read, con
       Plan plan;
       plan.default_deny = default_deny;
       plan.read_only_exceptions = read_only;
-      plan.ranges = layered ? PlanLayered(read_only, write_only, both) : PlanPerDirection(read_exc, write_exc, disagree);
+      plan.ranges =
+          layered ? PlanLayered(read_only, write_only, both) : PlanPerDirection(read_exc, write_exc, disagree);
       if (plan.ranges.empty() && default_deny) {
         // KVM refuses DEFAULT_DENY without a non-empty range. Nothing is an
         // exception, so MSR 0 is denied for both directions: a one-MSR range
@@ -266,9 +266,10 @@ absl::StatusOr<MsrFilter> PackMsrFilter(const std::vector<MsrSegment>& read, con
     return filter;
   }
   if (!best_overflowing.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        RuleListText(last_msr_rules), ": MSR 0xffffffff would need a KVM filter range, and none can hold it (KVM "
-        "computes a range's end in 32 bits); give MSR 0xffffffff the same action as the MSRs around it"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(RuleListText(last_msr_rules),
+                     ": MSR 0xffffffff would need a KVM filter range, and none can hold it (KVM "
+                     "computes a range's end in 32 bits); give MSR 0xffffffff the same action as the MSRs around it"));
   }
   std::vector<PlannedRange> ranges = best_overflowing->ranges;
   std::sort(ranges.begin(), ranges.end(), [](const PlannedRange& a, const PlannedRange& b) {
@@ -278,12 +279,12 @@ absl::StatusOr<MsrFilter> PackMsrFilter(const std::vector<MsrSegment>& read, con
   for (size_t i = kMsrFilterMaxRanges; i < ranges.size(); ++i) {
     CollectOwners(ranges[i], best_overflowing->default_deny, read, write, owners);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "rules: the policy needs ", ranges.size(), " KVM MSR filter ranges of at most ", kMsrFilterMaxRangeMsrs,
-      " MSRs each, KVM allows ", kMsrFilterMaxRanges, "; ",
-      RuleListText(std::vector<int>(owners.begin(), owners.end())), " did not fit (they decide MSRs in ranges ",
-      kMsrFilterMaxRanges + 1, "-", ranges.size(), ", counted by MSR, from ", MsrHex(ranges[kMsrFilterMaxRanges].begin),
-      ")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("rules: the policy needs ", ranges.size(), " KVM MSR filter ranges of at most ",
+                   kMsrFilterMaxRangeMsrs, " MSRs each, KVM allows ", kMsrFilterMaxRanges, "; ",
+                   RuleListText(std::vector<int>(owners.begin(), owners.end())),
+                   " did not fit (they decide MSRs in ranges ", kMsrFilterMaxRanges + 1, "-", ranges.size(),
+                   ", counted by MSR, from ", MsrHex(ranges[kMsrFilterMaxRanges].begin), ")"));
 }
 
 absl::Status VerifyMsrFilter(const MsrFilter& filter, const std::vector<MsrSegment>& read,

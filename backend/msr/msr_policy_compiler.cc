@@ -30,10 +30,10 @@ absl::Status CheckHandlersReachable(const v1::MsrPolicy& policy, const std::vect
                                                      "not EMULATE)"));
     }
     if (r == v1::MSR_ACTION_DENY && w == v1::MSR_ACTION_DENY) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "handlers[", i, "]: MSR ", MsrHex(index), " is denied for reads and writes (",
-          RuleListText({read[FindMsrSegment(read, index)].rule, write[FindMsrSegment(write, index)].rule}),
-          "), so no access reaches the handler"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("handlers[", i, "]: MSR ", MsrHex(index), " is denied for reads and writes (",
+                       RuleListText({read[FindMsrSegment(read, index)].rule, write[FindMsrSegment(write, index)].rule}),
+                       "), so no access reaches the handler"));
     }
   }
   return absl::OkStatus();
@@ -59,8 +59,7 @@ absl::StatusOr<CompiledMsrPolicy> CompileMsrPolicy(const v1::MsrPolicy& policy, 
   if (absl::Status s = CheckHandlersReachable(policy, read, write); !s.ok()) return s;
 
   CompiledMsrPolicy compiled;
-  absl::StatusOr<MsrFilter> filter =
-      PackMsrFilter(read, write, EffectiveDefaultAction(policy) == v1::MSR_ACTION_DENY);
+  absl::StatusOr<MsrFilter> filter = PackMsrFilter(read, write, EffectiveDefaultAction(policy) == v1::MSR_ACTION_DENY);
   if (!filter.ok()) return filter.status();
   compiled.filter = *std::move(filter);
   const bool unknown_emulate = policy.unknown_msrs() == v1::UNKNOWN_MSR_ACTION_EMULATE;

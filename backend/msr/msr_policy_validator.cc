@@ -60,8 +60,9 @@ absl::Status ValidateHandler(const v1::MsrHandler& handler, size_t i, const MsrT
 absl::Status ValidateMsrPolicy(const v1::MsrPolicy& policy, const MsrTopology& topology) {
   const v1::MsrAction def = policy.default_action();
   if (def != v1::MSR_ACTION_UNSPECIFIED && def != v1::MSR_ACTION_ALLOW && def != v1::MSR_ACTION_DENY) {
-    return Invalid(absl::StrCat("default_action: must be ALLOW or DENY (unset means ALLOW), got ",
-                                v1::MsrAction_IsValid(def) ? v1::MsrAction_Name(def) : absl::StrCat(static_cast<int>(def))));
+    return Invalid(
+        absl::StrCat("default_action: must be ALLOW or DENY (unset means ALLOW), got ",
+                     v1::MsrAction_IsValid(def) ? v1::MsrAction_Name(def) : absl::StrCat(static_cast<int>(def))));
   }
   if (!v1::UnknownMsrAction_IsValid(policy.unknown_msrs())) {
     return Invalid(absl::StrCat("unknown_msrs: undefined value ", static_cast<int>(policy.unknown_msrs())));

@@ -23,8 +23,8 @@ inline constexpr int kDefaultOwner = -1;
 inline constexpr int kX2apicOwner = -2;
 
 struct MsrSegment {
-  uint64_t begin = 0;  // first MSR
-  uint64_t end = 0;    // one past the last MSR, at most kMsrSpaceEnd
+  uint64_t begin = 0;                           // first MSR
+  uint64_t end = 0;                             // one past the last MSR, at most kMsrSpaceEnd
   v1::MsrAction action = v1::MSR_ACTION_ALLOW;  // ALLOW, DENY or EMULATE
   int rule = kDefaultOwner;                     // the deciding rule's index, or k*Owner
 };

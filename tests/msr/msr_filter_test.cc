@@ -74,7 +74,7 @@ TEST(MsrFilterTest, RangeOnlyMatchesItsDirections) {
 
 TEST(MsrFilterTest, FirstMatchingRangeDecides) {
   MsrFilter f{.ranges = {
-                  Range(kMsrFilterWrite, 0x100, 16, {}),            // denies writes
+                  Range(kMsrFilterWrite, 0x100, 16, {}),              // denies writes
                   Range(kMsrFilterReadWrite, 0x100, 32, {0, 1, 20}),  // allows 0x100, 0x101, 0x114
                   Range(kMsrFilterReadWrite, 0x100, 64, {}),
               }};

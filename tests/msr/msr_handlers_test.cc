@@ -45,10 +45,10 @@ TEST(MsrHandlersTest, ReadSourcesAndWriteActions) {
   EXPECT_EQ(h.Write(0, 1), MsrAccessResult::Gp());
   EXPECT_EQ(h.Read(1), MsrAccessResult::Value(0x1234));
   EXPECT_FALSE(h.Write(1, 99).gp);
-  EXPECT_EQ(h.Read(1), MsrAccessResult::Value(0x1234));   // IGNORE
-  EXPECT_EQ(h.Read(2), MsrAccessResult::Value(7));        // initially constant
+  EXPECT_EQ(h.Read(1), MsrAccessResult::Value(0x1234));  // IGNORE
+  EXPECT_EQ(h.Read(2), MsrAccessResult::Value(7));       // initially constant
   EXPECT_FALSE(h.Write(2, 0xdead).gp);
-  EXPECT_EQ(h.Read(2), MsrAccessResult::Value(0xdead));   // last written
+  EXPECT_EQ(h.Read(2), MsrAccessResult::Value(0xdead));  // last written
   EXPECT_EQ(h.Read(3), MsrAccessResult::Gp());
   EXPECT_FALSE(h.Write(3, 5).gp);
   EXPECT_EQ(h.Read(99), MsrAccessResult::Gp());  // no such slot
@@ -60,12 +60,10 @@ TEST(MsrHandlersTest, CreateRefusesUnsortedOrUnset) {
                                    {})
                    .ok());
   EXPECT_FALSE(
-      MsrHandlers::Create({Handler(0x40, v1::MsrHandler::READ_SOURCE_UNSPECIFIED, v1::MsrHandler::WRITE_ACTION_GP)},
-                          {})
+      MsrHandlers::Create({Handler(0x40, v1::MsrHandler::READ_SOURCE_UNSPECIFIED, v1::MsrHandler::WRITE_ACTION_GP)}, {})
           .ok());
   EXPECT_FALSE(
-      MsrHandlers::Create({Handler(0x40, v1::MsrHandler::READ_SOURCE_GP, v1::MsrHandler::WRITE_ACTION_UNSPECIFIED)},
-                          {})
+      MsrHandlers::Create({Handler(0x40, v1::MsrHandler::READ_SOURCE_GP, v1::MsrHandler::WRITE_ACTION_UNSPECIFIED)}, {})
           .ok());
 }
 

@@ -122,7 +122,7 @@ TEST(MsrPolicyCompilerTest, ShadowWarningsNameTheRuleAndItsShadows) {
   AddRule(policy, 0x18, 16, kReadWrite, kDeny);   // writes 0x20-0x27 decide: not shadowed
   AddRule(policy, 0x12, 2, kWrite, kEmulate);     // shadowed by 0
   AddRule(policy, 0x40, 1, kRead, kDeny);
-  AddRule(policy, 0x40, 1, kRead, kAllow);        // shadowed by 5
+  AddRule(policy, 0x40, 1, kRead, kAllow);  // shadowed by 5
   CompiledMsrPolicy c = Compile(policy);
   EXPECT_THAT(c.warnings,
               ElementsAre("rules[2] (0x18-0x27 READ DENY) is shadowed entirely by rules[0], rules[1]; it never applies",

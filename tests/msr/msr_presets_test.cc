@@ -55,20 +55,21 @@ TEST(MsrPresetsTest, DefaultAllowsEverythingWithoutAFilter) {
 
 TEST(MsrPresetsTest, StrictAllowsWhatAGuestNeedsAndDeniesTheRest) {
   for (MsrCpuVendor vendor : {MsrCpuVendor::kIntel, MsrCpuVendor::kAmd}) {
-    for (uint32_t msr : {kMsrTsc, kMsrApicBase, kMsrEfer, kMsrStar, kMsrLstar, kMsrCstar, kMsrSfmask, kMsrFsBase,
-                         kMsrGsBase, kMsrKernelGsBase, kMsrSysenterCs, kMsrPat, kMsrMtrrDefType, kMsrMiscEnable,
-                         kMsrTscDeadline, kMsrTscAux, kMsrSpecCtrl, kMsrXss, 0x4b564d01u, 0x4b564d04u}) {
+    for (uint32_t msr :
+         {kMsrTsc,         kMsrApicBase, kMsrEfer,         kMsrStar,       kMsrLstar,   kMsrCstar,       kMsrSfmask,
+          kMsrFsBase,      kMsrGsBase,   kMsrKernelGsBase, kMsrSysenterCs, kMsrPat,     kMsrMtrrDefType, kMsrMiscEnable,
+          kMsrTscDeadline, kMsrTscAux,   kMsrSpecCtrl,     kMsrXss,        0x4b564d01u, 0x4b564d04u}) {
       EXPECT_TRUE(Allowed("strict", vendor, msr, false)) << std::hex << msr;
       EXPECT_TRUE(Allowed("strict", vendor, msr, true)) << std::hex << msr;
     }
     EXPECT_TRUE(Allowed("strict", vendor, kMsrArchCapabilities, false));
     EXPECT_FALSE(Allowed("strict", vendor, kMsrArchCapabilities, true));  // read-only
     EXPECT_TRUE(Allowed("strict", vendor, kMsrPredCmd, true));
-    EXPECT_FALSE(Allowed("strict", vendor, kMsrPredCmd, false));           // write-only
+    EXPECT_FALSE(Allowed("strict", vendor, kMsrPredCmd, false));  // write-only
     EXPECT_FALSE(Allowed("strict", vendor, kMsrCoreThreadCount, false));
     EXPECT_FALSE(Allowed("strict", vendor, kMsrPerfCapabilities, false));
-    EXPECT_FALSE(Allowed("strict", vendor, 0x40000000, false));            // Hyper-V
-    EXPECT_TRUE(Allowed("strict", vendor, 0x830, true));                   // x2APIC: always
+    EXPECT_FALSE(Allowed("strict", vendor, 0x40000000, false));  // Hyper-V
+    EXPECT_TRUE(Allowed("strict", vendor, 0x830, true));         // x2APIC: always
   }
   EXPECT_TRUE(Allowed("strict", MsrCpuVendor::kIntel, kMsrFeatureControl, false));
   EXPECT_FALSE(Allowed("strict", MsrCpuVendor::kAmd, kMsrFeatureControl, false));
@@ -88,9 +89,9 @@ TEST(MsrPresetsTest, PlatformCompatDeniesTheOtherVendor) {
   EXPECT_TRUE(Allowed("platform-compat", MsrCpuVendor::kIntel, kMsrFeatureControl, false));
   EXPECT_TRUE(Allowed("platform-compat", MsrCpuVendor::kIntel, kMsrVmxBasic, false));
   // AMD host: Intel-only MSRs denied, AMD ones allowed.
-  for (uint32_t msr : {kMsrFeatureControl, kMsrVmxBasic, kMsrVmxVmfunc, kMsrPerfCapabilities, kMsrLbrSelect,
-                       kMsrLbrFrom0, kMsrLbrTo31, kMsrLbrInfo0, kMsrArchLbrCtl, kMsrArchLbrFrom0, kMsrPebsEnable,
-                       kMsrDsArea, kMsrRtitCtl, kMsrTsxCtrl}) {
+  for (uint32_t msr :
+       {kMsrFeatureControl, kMsrVmxBasic, kMsrVmxVmfunc, kMsrPerfCapabilities, kMsrLbrSelect, kMsrLbrFrom0, kMsrLbrTo31,
+        kMsrLbrInfo0, kMsrArchLbrCtl, kMsrArchLbrFrom0, kMsrPebsEnable, kMsrDsArea, kMsrRtitCtl, kMsrTsxCtrl}) {
     EXPECT_FALSE(Allowed("platform-compat", MsrCpuVendor::kAmd, msr, false)) << std::hex << msr;
   }
   EXPECT_TRUE(Allowed("platform-compat", MsrCpuVendor::kAmd, kMsrAmdHwcr, false));
