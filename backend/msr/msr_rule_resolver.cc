@@ -71,11 +71,13 @@ size_t FindMsrSegment(const std::vector<MsrSegment>& segments, uint64_t index) {
 std::vector<std::string> ShadowedRuleWarnings(const v1::MsrPolicy& policy, const std::vector<MsrSegment>& read,
                                               const std::vector<MsrSegment>& write) {
   std::vector<std::string> warnings;
+  // seen[r] == i: rule r is already in rule i's `shadowing` list.
+  std::vector<int> seen(policy.rules_size(), -1);
   for (int i = 0; i < policy.rules_size(); ++i) {
     const v1::MsrRule& rule = policy.rules(i);
     const uint64_t end = uint64_t{rule.first()} + rule.count();
     bool decides = false;
-    std::set<int> shadowing;
+    std::vector<int> shadowing;
     for (bool dir_write : {false, true}) {
       if (decides || !AccessCovers(rule.access(), dir_write)) continue;
       const std::vector<MsrSegment>& segments = dir_write ? write : read;
@@ -84,13 +86,17 @@ std::vector<std::string> ShadowedRuleWarnings(const v1::MsrPolicy& policy, const
           decides = true;
           break;
         }
-        shadowing.insert(segments[k].rule);
+        // Rule i covers this segment without deciding it: an earlier rule does.
+        if (seen[segments[k].rule] != i) {
+          seen[segments[k].rule] = i;
+          shadowing.push_back(segments[k].rule);
+        }
       }
     }
     if (decides) continue;
+    std::sort(shadowing.begin(), shadowing.end());
     warnings.push_back(absl::StrCat("rules[", i, "] (", RuleText(rule), ") is shadowed entirely by ",
-                                    RuleListText(std::vector<int>(shadowing.begin(), shadowing.end())),
-                                    "; it never applies"));
+                                    RuleListText(shadowing), "; it never applies"));
   }
   return warnings;
 }
