@@ -1,6 +1,7 @@
 #include "backend/msr/msr_policy_compiler.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "backend/msr/msr_filter_packer.h"
@@ -30,10 +31,12 @@ absl::Status CheckHandlersReachable(const v1::MsrPolicy& policy, const std::vect
                                                      "not EMULATE)"));
     }
     if (r == v1::MSR_ACTION_DENY && w == v1::MSR_ACTION_DENY) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("handlers[", i, "]: MSR ", MsrHex(index), " is denied for reads and writes (",
-                       RuleListText({read[FindMsrSegment(read, index)].rule, write[FindMsrSegment(write, index)].rule}),
-                       "), so no access reaches the handler"));
+      std::vector<int> deciding = {read[FindMsrSegment(read, index)].rule, write[FindMsrSegment(write, index)].rule};
+      std::sort(deciding.begin(), deciding.end());
+      deciding.erase(std::unique(deciding.begin(), deciding.end()), deciding.end());
+      return absl::InvalidArgumentError(absl::StrCat("handlers[", i, "]: MSR ", MsrHex(index),
+                                                     " is denied for reads and writes (", RuleListText(deciding),
+                                                     "), so no access reaches the handler"));
     }
   }
   return absl::OkStatus();

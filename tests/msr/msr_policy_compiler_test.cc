@@ -18,7 +18,14 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using namespace ::vmd::msr::testing;  // NOLINT: the test vocabulary
+using ::vmd::msr::msr_test::AddHandler;
+using ::vmd::msr::msr_test::AddRule;
+using ::vmd::msr::msr_test::kAllow;
+using ::vmd::msr::msr_test::kDeny;
+using ::vmd::msr::msr_test::kEmulate;
+using ::vmd::msr::msr_test::kRead;
+using ::vmd::msr::msr_test::kReadWrite;
+using ::vmd::msr::msr_test::kWrite;
 
 CompiledMsrPolicy Compile(const v1::MsrPolicy& policy) {
   absl::StatusOr<CompiledMsrPolicy> compiled = CompileMsrPolicy(policy, MsrTopology{2, 4});

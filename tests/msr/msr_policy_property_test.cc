@@ -18,7 +18,10 @@
 namespace vmd::msr {
 namespace {
 
-using namespace ::vmd::msr::testing;  // NOLINT: the test vocabulary
+using ::vmd::msr::msr_test::AddHandler;
+using ::vmd::msr::msr_test::AddRule;
+using ::vmd::msr::msr_test::kAllow;
+using ::vmd::msr::msr_test::kDeny;
 
 // Areas where real MSRs live; rules cluster there, plus a few anywhere.
 constexpr uint32_t kAreas[] = {0x0, 0x900, 0x1200, 0x40000000, 0x4b564d00, 0xc0000000, 0xc0010000, 0xfffff000};

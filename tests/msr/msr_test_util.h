@@ -6,7 +6,7 @@
 
 #include "vmd/v1/msr.pb.h"
 
-namespace vmd::msr::testing {
+namespace vmd::msr::msr_test {
 
 inline constexpr v1::MsrAccess kRead = v1::MSR_ACCESS_READ;
 inline constexpr v1::MsrAccess kWrite = v1::MSR_ACCESS_WRITE;
@@ -37,6 +37,6 @@ inline v1::MsrHandler* AddHandler(v1::MsrPolicy& policy, uint32_t index,
   return handler;
 }
 
-}  // namespace vmd::msr::testing
+}  // namespace vmd::msr::msr_test
 
 #endif  // VMD_TESTS_MSR_MSR_TEST_UTIL_H_
