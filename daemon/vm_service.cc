@@ -4,8 +4,9 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
+#include <filesystem>
 
+#include "daemon/dir_watch.h"
 #include "daemon/validation.h"
 
 namespace vmd::daemon {
@@ -15,8 +16,6 @@ using std::chrono::milliseconds;
 
 // Streams check for a cancelled client at least this often.
 constexpr milliseconds kStreamPoll{200};
-// How often a followed console log is checked for new output.
-constexpr milliseconds kConsolePoll{50};
 constexpr size_t kConsoleChunk = 64 * 1024;
 
 template <typename T>
@@ -89,6 +88,9 @@ grpc::Status VmServiceImpl::StreamConsole(grpc::ServerContext* ctx, const v1::St
   absl::StatusOr<v1::Vm> vm = manager_->GetVm(req->name());
   if (!vm.ok()) return ToGrpcStatus(vm.status());
   const std::string path = manager_->ConsolePath(*vm);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  DirWatch changes(std::filesystem::path(path).parent_path().string());
   uint64_t offset = req->offset();
   std::string buf(kConsoleChunk, '\0');
   int fd = -1;
@@ -106,7 +108,7 @@ grpc::Status VmServiceImpl::StreamConsole(grpc::ServerContext* ctx, const v1::St
     if (!req->follow()) break;
     // A deleted VM has no more output to follow.
     if (!manager_->GetVm(req->name()).ok()) break;
-    std::this_thread::sleep_for(kConsolePoll);
+    changes.Wait(kStreamPoll);
   }
   if (fd >= 0) close(fd);
   return grpc::Status::OK;

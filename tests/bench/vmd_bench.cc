@@ -120,6 +120,52 @@ void Print(const char* what, int clients, const Figures& f, const Figures& base)
                                what, clients, f.rps, f.p50_us, f.p99_us, f.p50_us / base.p50_us);
 }
 
+// CreateVm -> the guest's first console line on kvm, engine spawn included:
+// the console is followed from before the create, so the time ends when the
+// firmware's boot line reaches vmd.
+void StartToFirstConsoleLine(DaemonProcess& daemon, int runs) {
+  grpc::ClientContext hctx;
+  v1::HostInfo host;
+  if (!daemon.host()->GetHostInfo(&hctx, {}, &host).ok()) return;
+  for (const auto& b : host.backends()) {
+    if (b.name() == "kvm" && !b.usable()) {
+      std::cout << "CreateVm->first console line (kvm): skipped, kvm is not usable here: " << b.reason() << "\n";
+      return;
+    }
+  }
+  auto vms = daemon.vms();
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const std::string name = absl::StrFormat("kvm-start-%02d", i);
+    auto t0 = Clock::now();
+    grpc::ClientContext c1, c2, c3;
+    v1::CreateVmRequest create;
+    *create.mutable_spec() = testing::SmallSpec(name, v1::BACKEND_KVM, "idle");
+    v1::Vm vm;
+    if (!vms->CreateVm(&c1, create, &vm).ok()) return;
+    v1::StreamConsoleRequest follow;
+    follow.set_name(name);
+    follow.set_follow(true);
+    auto reader = vms->StreamConsole(&c3, follow);
+    v1::StartVmRequest start;
+    start.set_name(name);
+    if (!vms->StartVm(&c2, start, &vm).ok()) return;
+    std::string text;
+    v1::ConsoleChunk chunk;
+    while (text.find('\n') == std::string::npos && reader->Read(&chunk)) text += chunk.data();
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    c3.TryCancel();
+    grpc::ClientContext c4;
+    v1::StopVmRequest stop;
+    stop.set_name(name);
+    stop.set_force(true);
+    vms->StopVm(&c4, stop, &vm);
+  }
+  std::cout << absl::StrFormat("CreateVm->first console line (kvm): p50 %.1f ms  p99 %.1f ms over %zu runs"
+                               " (target p50 <= 20 ms)\n",
+                               Percentile(ms, 0.5), Percentile(ms, 0.99), ms.size());
+}
+
 int Run(bool quick) {
   const int records = quick ? 50 : 1000;
   const int per_client = quick ? 200 : 5000;
@@ -181,6 +227,7 @@ int Run(bool quick) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   std::cout << absl::StrFormat("CreateVm->RUNNING (sim): p50 %.1f ms  p99 %.1f ms over %zu runs\n",
                                Percentile(start_ms, 0.5), Percentile(start_ms, 0.99), start_ms.size());
+  StartToFirstConsoleLine(daemon, quick ? 3 : 20);
   std::cout << absl::StrFormat("sim engine: %s; target RSS < 8 MiB\n", Describe(MemoryOf(engine_pid)));
   return 0;
 }

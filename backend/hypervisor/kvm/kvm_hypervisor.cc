@@ -26,8 +26,10 @@ struct KvmHost {
   size_t run_size = 0;
 };
 
-// The checks of ProbeKvm; the error message is the "reason".
-absl::StatusOr<KvmHost> CheckKvm() {
+// The checks of ProbeKvm; the error message is the "reason". The host probe
+// also sets up and drops a whole VM; OpenKvm skips that, since the engine
+// creates the real VM right after and would report the same failure.
+absl::StatusOr<KvmHost> CheckKvm(bool create_test_vm) {
   absl::StatusOr<Fd> kvm_fd = kvm::OpenKvmDevice();
   if (!kvm_fd.ok()) return kvm_fd.status();
   const int fd = kvm_fd->get();
@@ -49,11 +51,12 @@ absl::StatusOr<KvmHost> CheckKvm() {
     return absl::FailedPreconditionError(
         absl::StrCat("KVM_GET_VCPU_MMAP_SIZE is ", *run_size, ", smaller than struct kvm_run"));
   }
-  // A VM with the full VM-wide setup, dropped again.
-  absl::StatusOr<Fd> vm = kvm::CreateConfiguredVm(fd, uint64_t{VMD_MIN_MEMORY_MIB} << 20);
-  if (!vm.ok()) {
-    return absl::Status(vm.status().code(),
-                        absl::StrCat("cannot set up a VM: ", vm.status().message()));
+  if (create_test_vm) {
+    absl::StatusOr<Fd> vm = kvm::CreateConfiguredVm(fd, uint64_t{VMD_MIN_MEMORY_MIB} << 20);
+    if (!vm.ok()) {
+      return absl::Status(vm.status().code(),
+                          absl::StrCat("cannot set up a VM: ", vm.status().message()));
+    }
   }
   KvmHost host;
   host.max_vcpus = kvm::MaxVcpus(fd);
@@ -100,7 +103,7 @@ class KvmHypervisor : public Hypervisor {
 BackendAvailability ProbeKvm() {
   BackendAvailability availability;
   availability.kind = BackendKind::kKvm;
-  absl::StatusOr<KvmHost> host = CheckKvm();
+  absl::StatusOr<KvmHost> host = CheckKvm(/*create_test_vm=*/true);
   if (!host.ok()) {
     availability.reason = std::string(host.status().message());
     return availability;
@@ -111,7 +114,7 @@ BackendAvailability ProbeKvm() {
 }
 
 absl::StatusOr<std::unique_ptr<Hypervisor>> OpenKvm() {
-  absl::StatusOr<KvmHost> host = CheckKvm();
+  absl::StatusOr<KvmHost> host = CheckKvm(/*create_test_vm=*/false);
   if (!host.ok()) return absl::FailedPreconditionError(host.status().message());
   absl::StatusOr<kvm::CpuidEntries> cpuid = kvm::GetSupportedCpuid(host->kvm_fd.get());
   if (!cpuid.ok()) return cpuid.status();
