@@ -176,4 +176,47 @@ struct vmd_probe_mailbox {
   struct vmd_probe_op ops[VMD_PROBE_MAX_OPS];
 };
 
+// ---------------------------------------------------------------------------
+// Guest micro-benchmarks (after kvm-unit-tests' arm micro-bench): probe op
+// kinds internal to the engine, never exposed in the public ProbeOp. Each runs
+// in a program of its own and times `arg` round trips (at most
+// VMD_BENCH_MAX_ITERATIONS) of one kind with RDTSC. The timed window is the
+// same for every kind and for the engine's raw-KVM floor VM:
+//     rdtsc; mov %eax,%r8d; <round trip>; rdtsc      sample = eax - r8d
+// i.e. one uint32_t sample per iteration, in guest TSC cycles (convert with
+// boot_info.tsc_khz) modulo 2^32, written to guest memory at `arg2` (the
+// sample buffer, 4-byte aligned, arg * 4 bytes). `subleaf` is a time budget
+// in ms (0: none): once a round trip ends past it, the op stops early.
+// Results: out[0] = samples written; out[1] = TSC cycles the op took;
+// out[2] = the last value RDMSR read (BENCH_RDMSR). A fault in the timed
+// instruction ends the op with status FAULT and its vector; a bench MSI not
+// taken within VMD_BENCH_MSI_TIMEOUT_MS ends it with TIMEOUT; out[0] counts
+// the samples before either.
+// ---------------------------------------------------------------------------
+#define VMD_PORT_BENCH 0xfa      // 2 ports, the engine's bench device:
+#define VMD_PORT_BENCH_PIO 0xfa  // out8: dropped by the engine (a null device)
+#define VMD_PORT_BENCH_MSI 0xfb  // out8: the engine writes the bench irqfd
+#define VMD_PORT_BENCH_COUNT 2
+// The vector of the bench MSI (fixed, to APIC 0). The firmware's interrupt
+// handler reads the TSC on entry for it before anything else.
+#define VMD_VECTOR_BENCH 0xf2
+// An MSR index no CPU or KVM defines ("VMDB"): while a bench runs the engine
+// filters its reads to user space and answers VMD_BENCH_MSR_VALUE.
+#define VMD_BENCH_MSR 0x564d4442u
+#define VMD_BENCH_MSR_VALUE 0x76d64bec0ffee000ull
+// The engine's default sample buffer: above the stacks of up to 128 vCPUs
+// (a VM with more puts it after its last stack, 2 MiB aligned).
+#define VMD_BENCH_SAMPLES_GPA 0x400000ull
+#define VMD_BENCH_MAX_ITERATIONS 1000000u
+#define VMD_BENCH_MSI_TIMEOUT_MS 1000u
+
+enum vmd_probe_bench_kind {
+  VMD_PROBE_BENCH_PIO = 0x100,    // out8 VMD_PORT_BENCH_PIO, handled by the engine
+  VMD_PROBE_BENCH_RDMSR = 0x101,  // index = MSR: rdmsr (user space or kernel, per filter)
+  VMD_PROBE_BENCH_CPUID = 0x102,  // index = leaf, subleaf 0: cpuid (handled in the kernel)
+  // out8 VMD_PORT_BENCH_MSI with interrupts on; the sample ends when the
+  // handler of VMD_VECTOR_BENCH reads the TSC.
+  VMD_PROBE_BENCH_MSI = 0x103,
+};
+
 #endif  // VMD_BACKEND_GUEST_GUEST_ABI_H_

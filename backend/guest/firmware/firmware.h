@@ -40,4 +40,10 @@ __attribute__((noreturn)) void ap_park(void);
 // probe.c: runs probe programs from the mailbox (VMD_WORKLOAD_PROBE).
 __attribute__((noreturn)) void workload_probe(uint64_t tsc_khz);
 
+// bench.c: runs one VMD_PROBE_BENCH_* op (guest_abi.h) for probe.c.
+void bench_run(volatile struct vmd_probe_op* op, uint64_t tsc_khz);
+// The low 32 bits of the TSC the handler of VMD_VECTOR_BENCH read on entry
+// (traps.c writes it, the MSI bench reads it).
+extern volatile uint32_t bench_irq_tsc;
+
 #endif  // VMD_BACKEND_GUEST_FIRMWARE_FIRMWARE_H_

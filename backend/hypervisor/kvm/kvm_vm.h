@@ -14,6 +14,7 @@
 #include "backend/hypervisor/hypervisor.h"
 #include "backend/hypervisor/kvm/kvm_cpuid.h"
 #include "backend/hypervisor/kvm/kvm_fd.h"
+#include "backend/hypervisor/kvm/kvm_irqfd.h"
 
 namespace vmd::hv::kvm {
 
@@ -55,6 +56,11 @@ class KvmVm : public Vm {
   int fd() const { return vm_fd_.get(); }
   const VmConfig& config() const { return config_; }
 
+  // A fixed-mode MSI to `dest_apic_id` with `vector` on a GSI of its own,
+  // injected by writing the returned irqfd's eventfd (kvm_irqfd.h; defined
+  // in kvm_irqfd.cc).
+  absl::StatusOr<std::unique_ptr<MsiIrqfd>> CreateMsiIrqfd(uint32_t dest_apic_id, uint8_t vector);
+
  private:
   KvmVm(Host host, Fd vm_fd, const VmConfig& config)
       : host_(std::move(host)), vm_fd_(std::move(vm_fd)), config_(config),
@@ -63,6 +69,8 @@ class KvmVm : public Vm {
   const Host host_;
   const Fd vm_fd_;
   const VmConfig config_;
+  // The VM's GSI routing table (KVM_SET_GSI_ROUTING replaces it whole).
+  const std::shared_ptr<GsiRouting> gsi_routing_ = std::make_shared<GsiRouting>();
   absl::Mutex mu_;
   GuestMemory* memory_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool guest_loaded_ ABSL_GUARDED_BY(mu_) = false;

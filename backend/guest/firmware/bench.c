@@ -1,0 +1,171 @@
+// Guest micro-benchmarks: the VMD_PROBE_BENCH_* ops (guest_abi.h), after
+// kvm-unit-tests' micro-bench. Each loop times one round trip per iteration
+// with the same window the engine's raw-KVM floor VM uses,
+//     rdtsc; mov %eax,%r8d; <round trip>; rdtsc
+// and stores the low 32 bits of the difference. Under an instruction
+// emulator every instruction in the window costs about a microsecond, so the
+// window holds nothing else: the sample is stored, the fault and the budget
+// checked outside it. Ops run with interrupts off, except the MSI loop, which
+// needs them on to take the bench interrupt.
+#include <stdint.h>
+
+#include "backend/guest/firmware/cpu.h"
+#include "backend/guest/firmware/fault.h"
+#include "backend/guest/firmware/firmware.h"
+#include "backend/guest/firmware/percpu.h"
+
+volatile uint32_t bench_irq_tsc;
+
+// What one loop did: samples written, and the fault that ended it early.
+struct bench_result {
+  uint64_t samples;
+  uint32_t status;  // VMD_PROBE_OK, _FAULT or _TIMEOUT
+  uint32_t vector;
+};
+
+static inline uint64_t tsc_of(uint32_t lo, uint32_t hi) { return ((uint64_t)hi << 32) | lo; }
+
+static struct bench_result bench_pio(uint32_t* samples, uint64_t iterations, uint64_t deadline) {
+  struct bench_result r = {0, VMD_PROBE_OK, 0};
+  while (r.samples < iterations) {
+    register uint32_t start __asm__("r8");
+    uint32_t lo, hi;
+    __asm__ volatile(
+        "rdtsc\n\t"
+        "mov %%eax, %k2\n\t"
+        "outb %%al, %3\n\t"
+        "rdtsc"
+        : "=a"(lo), "=d"(hi), "=r"(start)
+        : "i"(VMD_PORT_BENCH_PIO)
+        : "memory");
+    samples[r.samples++] = lo - start;
+    if (tsc_of(lo, hi) >= deadline) break;
+  }
+  return r;
+}
+
+static struct bench_result bench_rdmsr(uint32_t* samples, uint64_t iterations, uint64_t deadline,
+                                       uint32_t index) {
+  struct bench_result r = {0, VMD_PROBE_OK, 0};
+  while (r.samples < iterations) {
+    register uint32_t start __asm__("r8");
+    uint32_t lo, hi;
+    fault_arm();
+    // A #GP at the RDMSR is fixed up to the closing RDTSC.
+    __asm__ volatile(
+        "rdtsc\n\t"
+        "mov %%eax, %k2\n"
+        "1: rdmsr\n"
+        "2: rdtsc\n\t" EXTABLE_ENTRY(1b, 2b)
+        : "=a"(lo), "=d"(hi), "=r"(start)
+        : "c"(index)
+        : "memory");
+    if (fault_vector() != FAULT_NONE) {
+      r.status = VMD_PROBE_FAULT;
+      r.vector = fault_vector();
+      break;
+    }
+    samples[r.samples++] = lo - start;
+    if (tsc_of(lo, hi) >= deadline) break;
+  }
+  return r;
+}
+
+static struct bench_result bench_cpuid(uint32_t* samples, uint64_t iterations, uint64_t deadline,
+                                       uint32_t leaf) {
+  struct bench_result r = {0, VMD_PROBE_OK, 0};
+  while (r.samples < iterations) {
+    register uint32_t start __asm__("r8");
+    uint32_t lo, hi, ebx, ecx = 0;
+    __asm__ volatile(
+        "rdtsc\n\t"
+        "mov %%eax, %k2\n\t"
+        "mov %5, %%eax\n\t"
+        "cpuid\n\t"
+        "rdtsc"
+        : "=a"(lo), "=d"(hi), "=r"(start), "=b"(ebx), "+c"(ecx)
+        : "S"(leaf)
+        : "memory");
+    (void)ebx;
+    samples[r.samples++] = lo - start;
+    if (tsc_of(lo, hi) >= deadline) break;
+  }
+  return r;
+}
+
+// The engine answers the port write by writing an eventfd that KVM_IRQFD
+// turns into the VMD_VECTOR_BENCH MSI; the sample ends at the TSC the
+// handler read on entry (traps.c).
+static struct bench_result bench_msi(uint32_t* samples, uint64_t iterations, uint64_t deadline,
+                                     uint64_t tsc_khz) {
+  struct bench_result r = {0, VMD_PROBE_OK, 0};
+  const uint64_t khz = tsc_khz != 0 ? tsc_khz : 3000000;  // only for the timeout
+  const uint64_t timeout = (uint64_t)VMD_BENCH_MSI_TIMEOUT_MS * khz;
+  volatile uint64_t* count = &this_cpu()->interrupts[VMD_VECTOR_BENCH];
+  while (r.samples < iterations) {
+    const uint64_t before = *count;
+    register uint32_t start __asm__("r8");
+    irq_enable();
+    __asm__ volatile(
+        "rdtsc\n\t"
+        "mov %%eax, %k0\n\t"
+        "outb %%al, %1"
+        : "=r"(start)
+        : "i"(VMD_PORT_BENCH_MSI)
+        : "rax", "rdx", "memory");
+    const uint32_t sent = start;
+    const uint64_t give_up = rdtsc() + timeout;
+    while (*count == before) {
+      if (rdtsc() >= give_up || __atomic_load_n(&shutdown_requested, __ATOMIC_ACQUIRE) != 0) {
+        irq_disable();
+        r.status = VMD_PROBE_TIMEOUT;
+        return r;
+      }
+      cpu_relax();
+    }
+    irq_disable();
+    samples[r.samples++] = bench_irq_tsc - sent;
+    if (rdtsc() >= deadline) break;
+  }
+  return r;
+}
+
+void bench_run(volatile struct vmd_probe_op* op, uint64_t tsc_khz) {
+  const uint32_t kind = op->kind;
+  const uint32_t index = op->index;
+  uint64_t iterations = op->arg;
+  if (iterations > VMD_BENCH_MAX_ITERATIONS) iterations = VMD_BENCH_MAX_ITERATIONS;
+  uint32_t* const samples = (uint32_t*)(uintptr_t)op->arg2;
+  const uint64_t budget = (uint64_t)op->subleaf * tsc_khz;  // TSC cycles; 0: none
+  const uint64_t begin = rdtsc();
+  const uint64_t deadline = budget == 0 ? UINT64_MAX : begin + budget;
+
+  struct bench_result r;
+  switch (kind) {
+    case VMD_PROBE_BENCH_PIO:
+      r = bench_pio(samples, iterations, deadline);
+      break;
+    case VMD_PROBE_BENCH_RDMSR:
+      r = bench_rdmsr(samples, iterations, deadline, index);
+      if (r.status == VMD_PROBE_OK) {
+        // What the MSR reads as, outside the timed loop: the engine checks
+        // that its own answer came back for a user-space MSR.
+        uint64_t value = 0;
+        if (safe_rdmsr(index, &value) == FAULT_NONE) op->out[2] = value;
+      }
+      break;
+    case VMD_PROBE_BENCH_CPUID:
+      r = bench_cpuid(samples, iterations, deadline, index);
+      break;
+    case VMD_PROBE_BENCH_MSI:
+      r = bench_msi(samples, iterations, deadline, tsc_khz);
+      break;
+    default:
+      r = (struct bench_result){0, VMD_PROBE_FAULT, 6};  // #UD: not a bench kind
+      break;
+  }
+  op->out[0] = r.samples;
+  op->out[1] = rdtsc() - begin;
+  op->vector = r.vector;
+  op->status = r.status;
+}
