@@ -39,6 +39,10 @@ absl::StatusOr<EngineConfig> ParseEngineConfig(const std::string& json_text) {
                          Read(j, "heartbeat_ms", c.heartbeat_ms), Read(j, "runtime_dir", c.runtime_dir)}) {
     if (!s.ok()) return s;
   }
+  if (auto it = j.find("msr_policy"); it != j.end()) {
+    if (!it->is_object()) return absl::InvalidArgumentError("config field 'msr_policy': must be an object");
+    c.msr_policy_json = it->dump();
+  }
   if (c.vcpus == 0) return absl::InvalidArgumentError("config field 'vcpus': must be at least 1");
   if (c.memory_mib < 16) return absl::InvalidArgumentError("config field 'memory_mib': must be at least 16");
   if (c.backend != "auto" && c.backend != "kvm" && c.backend != "sim") {
@@ -68,6 +72,7 @@ std::string EngineConfigToJson(const EngineConfig& c) {
   json j = {{"vm_id", c.vm_id},         {"name", c.name},           {"vcpus", c.vcpus},
             {"memory_mib", c.memory_mib}, {"backend", c.backend},     {"sim_profile", c.sim_profile},
             {"workload", c.workload},   {"heartbeat_ms", c.heartbeat_ms}, {"runtime_dir", c.runtime_dir}};
+  if (!c.msr_policy_json.empty()) j["msr_policy"] = json::parse(c.msr_policy_json, nullptr, false);
   return j.dump(2);
 }
 

@@ -19,6 +19,8 @@ struct EngineConfig {
   std::string sim_profile;       // empty: the default profile
   std::string workload = "idle";  // idle | counter | probe
   uint32_t heartbeat_ms = 1000;
+  // The VM's vmd.v1.MsrPolicy in protobuf's canonical JSON; empty: none.
+  std::string msr_policy_json;
   // Holds engine.sock, console.log and exit.json. Default: the config's dir.
   std::string runtime_dir;
 

@@ -1,5 +1,7 @@
 #include "backend/engine_service.h"
 
+#include "backend/bench/guest_bench.h"
+
 namespace vmd::engine {
 
 grpc::Status ToGrpc(const absl::Status& status) {
@@ -52,6 +54,34 @@ grpc::Status EngineService::RunProbe(grpc::ServerContext*, const vmd::v1::RunPro
   if (!response.ok()) return ToGrpc(response.status());
   *out = *std::move(response);
   out->set_backend(hv::BackendName(runner_->Status().backend));
+  return grpc::Status::OK;
+}
+
+grpc::Status EngineService::SetMsrPolicy(grpc::ServerContext*, const vmd::v1::MsrPolicy* req,
+                                         vmd::v1::SetMsrPolicyResponse* out) {
+  absl::StatusOr<vmd::v1::SetMsrPolicyResponse> response = runner_->SetMsrPolicy(*req);
+  if (!response.ok()) return ToGrpc(response.status());
+  *out = *std::move(response);
+  return grpc::Status::OK;
+}
+
+grpc::Status EngineService::GetMsrStats(grpc::ServerContext*, const v1::GetMsrStatsRequest*,
+                                        vmd::v1::MsrStats* out) {
+  *out = runner_->msr_policy().Stats();
+  return grpc::Status::OK;
+}
+
+grpc::Status EngineService::TakeMsrDenials(grpc::ServerContext*, const v1::TakeMsrDenialsRequest*,
+                                           v1::MsrDenials* out) {
+  for (v1::MsrDenial& d : runner_->msr_policy().TakeDenials()) *out->add_denials() = std::move(d);
+  return grpc::Status::OK;
+}
+
+grpc::Status EngineService::RunGuestBench(grpc::ServerContext*, const vmd::v1::RunGuestBenchRequest* req,
+                                          vmd::v1::GuestBenchReport* out) {
+  absl::StatusOr<vmd::v1::GuestBenchReport> report = bench::RunGuestBench(*runner_, *req);
+  if (!report.ok()) return ToGrpc(report.status());
+  *out = *std::move(report);
   return grpc::Status::OK;
 }
 

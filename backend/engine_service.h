@@ -20,6 +20,13 @@ class EngineService final : public vmd::engine::v1::Engine::Service {
   grpc::Status Stop(grpc::ServerContext*, const v1::StopRequest* req, v1::StopResponse* out) override;
   grpc::Status RunProbe(grpc::ServerContext*, const vmd::v1::RunProbeRequest* req,
                         vmd::v1::RunProbeResponse* out) override;
+  // backend/bench: guest micro-benchmarks (kvm only).
+  grpc::Status RunGuestBench(grpc::ServerContext*, const vmd::v1::RunGuestBenchRequest* req,
+                             vmd::v1::GuestBenchReport* out) override;
+  grpc::Status SetMsrPolicy(grpc::ServerContext*, const vmd::v1::MsrPolicy* req,
+                            vmd::v1::SetMsrPolicyResponse* out) override;
+  grpc::Status GetMsrStats(grpc::ServerContext*, const v1::GetMsrStatsRequest*, vmd::v1::MsrStats* out) override;
+  grpc::Status TakeMsrDenials(grpc::ServerContext*, const v1::TakeMsrDenialsRequest*, v1::MsrDenials* out) override;
 
  private:
   void FillStatus(v1::EngineStatus* out);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "backend/guest/guest_abi.h"
 #include "backend/probe_program.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace vmd::engine {
 
@@ -69,11 +70,20 @@ absl::StatusOr<std::unique_ptr<VmRunner>> VmRunner::Create(const EngineConfig& c
     r->vcpus_.push_back(*std::move(vcpu));
   }
 
+  if (!config.msr_policy_json.empty()) {
+    vmd::v1::MsrPolicy policy;
+    if (!google::protobuf::util::JsonStringToMessage(config.msr_policy_json, &policy).ok()) {
+      return absl::InvalidArgumentError("config field 'msr_policy': not an MsrPolicy in canonical JSON");
+    }
+    if (auto applied = r->SetMsrPolicy(policy); !applied.ok()) return applied.status();
+  }
+
   auto console = ConsoleLog::Open(config.console_path());
   if (!console.ok()) return console.status();
   r->console_ = *std::move(console);
   r->serial_ = std::make_unique<Serial16550>(r->console_.get());
   r->io_bus_.Register(VMD_PORT_COM1, Serial16550::kPorts, r->serial_.get());
+  r->io_bus_.Register(VMD_PORT_BENCH, bench::BenchDevice::kPorts, &r->bench_device_);
   return r;
 }
 
@@ -152,10 +162,13 @@ void VmRunner::VcpuLoop(hv::Vcpu* vcpu) {
         vcpu->CompleteIoIn(exit->io_data);
         break;
       case hv::ExitKind::kMsrRead:
-      case hv::ExitKind::kMsrWrite:
-        // No MSR is trapped to user space without a policy: the guest sees #GP.
-        vcpu->CompleteMsr(0, /*inject_gp=*/true);
+      case hv::ExitKind::kMsrWrite: {
+        // Only what the MSR policy traps exits here (seed 001): it answers.
+        msr::MsrAccessResult r =
+            msr_policy_.Handle(exit->msr_index, exit->kind == hv::ExitKind::kMsrWrite, exit->msr_data);
+        vcpu->CompleteMsr(r.value, r.gp);
         break;
+      }
       case hv::ExitKind::kShutdown:
       case hv::ExitKind::kInternalError: {
         std::string dump = vcpu->DumpRegisters();
@@ -173,6 +186,7 @@ void VmRunner::VcpuLoop(hv::Vcpu* vcpu) {
 }
 
 absl::Status VmRunner::Pause() {
+  std::lock_guard control(control_mu_);
   std::unique_lock lock(mu_);
   if (state_ != RunState::kRunning) {
     return absl::FailedPreconditionError(absl::StrCat("cannot pause: VM is ", RunStateName(state_)));
@@ -188,6 +202,7 @@ absl::Status VmRunner::Pause() {
 }
 
 absl::Status VmRunner::Resume() {
+  std::lock_guard control(control_mu_);
   std::lock_guard lock(mu_);
   if (state_ != RunState::kPaused) {
     return absl::FailedPreconditionError(absl::StrCat("cannot resume: VM is ", RunStateName(state_)));
@@ -231,7 +246,7 @@ RunnerStatus VmRunner::Status() {
 
 namespace vmd::engine {
 
-absl::StatusOr<v1::RunProbeResponse> VmRunner::RunProbe(const v1::RunProbeRequest& request) {
+absl::StatusOr<vmd::v1::RunProbeResponse> VmRunner::RunProbe(const vmd::v1::RunProbeRequest& request) {
   if (config_.workload != "probe") {
     return absl::FailedPreconditionError(
         absl::StrCat("probe programs need workload probe; this VM runs ", config_.workload));
@@ -264,6 +279,93 @@ absl::StatusOr<v1::RunProbeResponse> VmRunner::RunProbe(const v1::RunProbeReques
   }
   std::atomic_thread_fence(std::memory_order_acquire);
   return probe::DecodeProbe(*mailbox, mailbox->nops);
+}
+
+}  // namespace vmd::engine
+
+namespace vmd::engine {
+
+absl::Status VmRunner::WithVcpusParked(const std::function<absl::Status()>& fn) {
+  std::unique_lock lock(mu_);
+  // Paused (or not yet started) vCPUs are parked already.
+  const bool park = started_ && state_ == RunState::kRunning;
+  if (park) {
+    pause_requested_ = true;
+    KickAll();
+    cv_.wait(lock, [&] { return parked_ == live_threads_ || state_ != RunState::kRunning; });
+  }
+  absl::Status s = fn();
+  if (park) {
+    pause_requested_ = false;
+    cv_.notify_all();
+  }
+  return s;
+}
+
+absl::StatusOr<vmd::v1::SetMsrPolicyResponse> VmRunner::SetMsrPolicy(const vmd::v1::MsrPolicy& policy) {
+  std::lock_guard control(control_mu_);
+  absl::StatusOr<MsrPolicyRuntime::Prepared> prepared = msr_policy_.Prepare(policy);
+  if (!prepared.ok()) return prepared.status();
+  vmd::v1::SetMsrPolicyResponse response;
+  *response.mutable_policy() = policy;
+  *response.mutable_filter() = prepared->compiled->Summary();
+  for (const std::string& w : prepared->compiled->warnings) response.add_warnings(w);
+  absl::Status s = WithVcpusParked([&] {
+    if (absl::Status f = vm_->SetMsrFilter(prepared->compiled->filter); !f.ok()) return f;
+    msr_policy_.Install(*std::move(prepared));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return response;
+}
+
+}  // namespace vmd::engine
+
+namespace vmd::engine {
+
+absl::StatusOr<std::vector<vmd_probe_op>> VmRunner::RunMailboxOps(std::span<const vmd_probe_op> ops,
+                                                                  std::chrono::milliseconds timeout) {
+  if (config_.workload != "probe") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("mailbox programs need workload probe; this VM runs ", config_.workload));
+  }
+  if (ops.empty() || ops.size() > VMD_PROBE_MAX_OPS) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a mailbox program has 1 to ", VMD_PROBE_MAX_OPS, " ops, not ", ops.size()));
+  }
+  std::lock_guard probe_lock(probe_mu_);
+  auto* mailbox = memory_->At<vmd_probe_mailbox>(VMD_PROBE_MAILBOX_GPA);
+  uint32_t sequence;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != RunState::kRunning) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot run a mailbox program: VM is ",
+                                                        RunStateName(state_)));
+    }
+    mailbox->magic = VMD_PROBE_MAGIC;
+    mailbox->nops = static_cast<uint32_t>(ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) {
+      vmd_probe_op& m = mailbox->ops[i];
+      m = ops[i];
+      m.status = VMD_PROBE_PENDING;
+      m.vector = 0;
+      std::memset(m.out, 0, sizeof(m.out));
+    }
+    sequence = ++probe_sequence_;
+    std::atomic_ref<uint32_t>(mailbox->sequence).store(sequence, std::memory_order_release);
+  }
+  if (absl::Status s = vm_->SignalMsi(0, VMD_VECTOR_PROBE); !s.ok()) return s;
+  std::unique_lock lock(mu_);
+  bool finished = cv_.wait_for(lock, timeout, [&] { return probe_done_ == sequence || state_ != RunState::kRunning; });
+  if (probe_done_ != sequence) {
+    if (!finished) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("the guest did not finish the mailbox program within ", timeout.count(), " ms"));
+    }
+    return absl::AbortedError(absl::StrCat("the VM became ", RunStateName(state_), " during the mailbox program"));
+  }
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return std::vector<vmd_probe_op>(mailbox->ops, mailbox->ops + ops.size());
 }
 
 }  // namespace vmd::engine

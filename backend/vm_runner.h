@@ -6,18 +6,23 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "backend/bench/bench_device.h"
 #include "backend/devices/io_bus.h"
 #include "backend/devices/serial.h"
 #include "backend/engine_config.h"
+#include "backend/guest/guest_abi.h"
 #include "backend/hypervisor/hypervisor.h"
 #include "backend/memory/guest_memory.h"
+#include "backend/msr_policy_runtime.h"
 #include "vmd/v1/probe.pb.h"
 
 namespace vmd::engine {
@@ -54,14 +59,32 @@ class VmRunner {
 
   // Runs a probe program on vCPU 0 through the guest mailbox (workload
   // "probe" only) and returns what the guest saw, op by op.
-  absl::StatusOr<v1::RunProbeResponse> RunProbe(const v1::RunProbeRequest& request);
+  absl::StatusOr<vmd::v1::RunProbeResponse> RunProbe(const vmd::v1::RunProbeRequest& request);
+
+  // Installs an MSR policy: the VM's filter and the engine's answers change
+  // together while every vCPU is parked outside Run(), so no access is
+  // trapped under one policy and answered under another.
+  absl::StatusOr<vmd::v1::SetMsrPolicyResponse> SetMsrPolicy(const vmd::v1::MsrPolicy& policy);
+  MsrPolicyRuntime& msr_policy() { return msr_policy_; }
+
+  // For the guest micro-benchmarks (backend/bench): runs mailbox ops as
+  // they are, the engine-internal VMD_PROBE_BENCH_* kinds included, on vCPU 0
+  // (workload "probe" only) and returns them with the guest's results.
+  absl::StatusOr<std::vector<vmd_probe_op>> RunMailboxOps(std::span<const vmd_probe_op> ops,
+                                                          std::chrono::milliseconds timeout);
+  hv::Vm& vm() { return *vm_; }
+  hv::GuestMemory& memory() { return *memory_; }
+  bench::BenchDevice& bench_device() { return bench_device_; }
 
  private:
-  VmRunner(const EngineConfig& config) : config_(config) {}
+  explicit VmRunner(const EngineConfig& config)
+      : config_(config), msr_policy_(msr::MsrTopology{.cores = config.vcpus, .threads = config.vcpus}) {}
   void VcpuLoop(hv::Vcpu* vcpu);
   // Ends the VM with `state`; the first caller wins. Requires mu_.
   void FinishLocked(RunState state, std::string reason, std::string dump);
   void KickAll();
+  // Runs `fn` under mu_ with no vCPU inside Run() (parking running vCPUs).
+  absl::Status WithVcpusParked(const std::function<absl::Status()>& fn);
 
   const EngineConfig config_;
   std::unique_ptr<hv::Hypervisor> hypervisor_;
@@ -70,8 +93,12 @@ class VmRunner {
   std::vector<std::unique_ptr<hv::Vcpu>> vcpus_;
   std::unique_ptr<ConsoleLog> console_;
   std::unique_ptr<Serial16550> serial_;
+  bench::BenchDevice bench_device_;  // VMD_PORT_BENCH
   IoBus io_bus_;
 
+  MsrPolicyRuntime msr_policy_;
+
+  std::mutex control_mu_;  // serializes Pause, Resume and SetMsrPolicy
   std::mutex mu_;
   std::condition_variable cv_;
   RunState state_ = RunState::kRunning;

@@ -61,4 +61,20 @@ absl::StatusOr<v1::GuestBenchReport> EngineClient::RunGuestBench(const v1::RunGu
       [this](auto* c, auto& rq, auto* rs) { return stub_->RunGuestBench(c, rq, rs); }, request, deadline);
 }
 
+absl::StatusOr<v1::SetMsrPolicyResponse> EngineClient::SetMsrPolicy(const v1::MsrPolicy& policy,
+                                                                    std::chrono::milliseconds deadline) {
+  return Call<v1::MsrPolicy, v1::SetMsrPolicyResponse>(
+      [this](auto* c, auto& rq, auto* rs) { return stub_->SetMsrPolicy(c, rq, rs); }, policy, deadline);
+}
+
+absl::StatusOr<v1::MsrStats> EngineClient::GetMsrStats(std::chrono::milliseconds deadline) {
+  return Call<engine::v1::GetMsrStatsRequest, v1::MsrStats>(
+      [this](auto* c, auto& rq, auto* rs) { return stub_->GetMsrStats(c, rq, rs); }, {}, deadline);
+}
+
+absl::StatusOr<engine::v1::MsrDenials> EngineClient::TakeMsrDenials(std::chrono::milliseconds deadline) {
+  return Call<engine::v1::TakeMsrDenialsRequest, engine::v1::MsrDenials>(
+      [this](auto* c, auto& rq, auto* rs) { return stub_->TakeMsrDenials(c, rq, rs); }, {}, deadline);
+}
+
 }  // namespace vmd::daemon

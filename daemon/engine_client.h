@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "vmd/engine/v1/engine.grpc.pb.h"
+#include "vmd/v1/msr.pb.h"
 #include "vmd/v1/probe.pb.h"
 
 namespace vmd::daemon {
@@ -25,6 +26,10 @@ class EngineClient {
                                                 std::chrono::milliseconds deadline);
   absl::StatusOr<v1::GuestBenchReport> RunGuestBench(const v1::RunGuestBenchRequest& request,
                                                      std::chrono::milliseconds deadline);
+  absl::StatusOr<v1::SetMsrPolicyResponse> SetMsrPolicy(const v1::MsrPolicy& policy,
+                                                        std::chrono::milliseconds deadline);
+  absl::StatusOr<v1::MsrStats> GetMsrStats(std::chrono::milliseconds deadline);
+  absl::StatusOr<engine::v1::MsrDenials> TakeMsrDenials(std::chrono::milliseconds deadline);
 
  private:
   std::unique_ptr<engine::v1::Engine::Stub> stub_;

@@ -29,8 +29,10 @@ absl::StatusOr<v1::HostInfo> ParseHostProbe(const std::string& json_text) {
       v1::SimProfile* profile = host.add_sim_profiles();
       profile->set_name(p.at("name").get<std::string>());
       profile->set_description(p.at("description").get<std::string>());
+      profile->set_vendor(p.value("vendor", "intel"));
     }
     host.set_default_sim_profile(j.at("default_sim_profile").get<std::string>());
+    host.set_cpu_vendor(j.value("cpu_vendor", "intel"));
   } catch (const nlohmann::json::exception& e) {
     return absl::InternalError(absl::StrCat("host probe: ", e.what()));
   }

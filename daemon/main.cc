@@ -18,6 +18,8 @@
 #include "client/default_paths.h"
 #include "daemon/host_inventory.h"
 #include "daemon/host_service.h"
+#include "daemon/msr_audit.h"
+#include "daemon/msr_service.h"
 #include "daemon/probe_service.h"
 #include "daemon/vm_manager.h"
 #include "daemon/vm_service.h"
@@ -87,6 +89,8 @@ int main(int argc, char** argv) {
   vmd::daemon::VmServiceImpl vm_service(manager->get());
   vmd::daemon::HostServiceImpl host_service(*host);
   vmd::daemon::ProbeServiceImpl probe_service(manager->get());
+  vmd::daemon::MsrServiceImpl msr_service(manager->get());
+  vmd::daemon::MsrAudit msr_audit(manager->get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
@@ -97,6 +101,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&vm_service);
   builder.RegisterService(&host_service);
   builder.RegisterService(&probe_service);
+  builder.RegisterService(&msr_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fail(absl::StrCat("cannot listen on ", listen));
   chmod(socket_path.c_str(), 0660);

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "daemon/msr_policy.h"
 
 namespace vmd::daemon {
 namespace {
@@ -113,7 +114,13 @@ absl::Status ValidateVmSpec(const v1::VmSpec& spec, const v1::HostInfo& host) {
     return Invalid("spec.workload",
                    absl::StrCat("unknown workload \"", spec.workload(), "\"; known: idle, counter, probe"));
   }
-  return ValidateLabels("spec.labels", spec.labels());
+  if (absl::Status s = ValidateLabels("spec.labels", spec.labels()); !s.ok()) return s;
+  if (spec.has_msr_policy()) {
+    if (auto compiled = CompileForVm(spec.msr_policy(), spec, "spec.msr_policy"); !compiled.ok()) {
+      return compiled.status();
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateListRequest(const v1::ListVmsRequest& request) {

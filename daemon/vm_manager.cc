@@ -13,7 +13,9 @@
 #include "absl/strings/str_format.h"
 #include "backend/engine_config.h"
 #include "daemon/engine_client.h"
+#include "daemon/msr_policy.h"
 #include "daemon/validation.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "nlohmann/json.hpp"
 
@@ -268,6 +270,10 @@ absl::StatusOr<v1::Vm> VmManager::Start(v1::Vm& vm, const std::string& request_i
                               .workload = vm.spec().workload(),
                               .heartbeat_ms = options_.heartbeat_ms,
                               .runtime_dir = dir};
+  if (vm.spec().has_msr_policy()) {
+    // A message of our own schema always converts.
+    (void)google::protobuf::util::MessageToJsonString(vm.spec().msr_policy(), &config.msr_policy_json);
+  }
   {
     std::ofstream out(dir + "/config.json", std::ios::trunc);
     out << engine::EngineConfigToJson(config);
@@ -402,6 +408,69 @@ absl::StatusOr<v1::DeleteVmResponse> VmManager::DeleteVm(const v1::DeleteVmReque
   return response;
 }
 
+absl::StatusOr<v1::SetMsrPolicyResponse> VmManager::SetMsrPolicy(const v1::SetMsrPolicyRequest& request) {
+  if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
+  if (absl::Status s = ValidateRequestId(request.request_id()); !s.ok()) return s;
+  VmRegistry::OpLock lock = registry_.Lock(request.name());
+  auto replay = Replay(request.request_id(), "SetMsrPolicy", request.name());
+  if (!replay.ok()) return replay.status();
+  v1::SetMsrPolicyResponse response;
+  if (*replay && response.ParseFromString(**replay)) return response;
+  std::optional<v1::Vm> vm = registry_.Get(request.name());
+  if (!vm) return NotFound(request.name());
+
+  absl::StatusOr<v1::MsrPolicy> policy = ResolveMsrPolicy(request, vm->spec(), host_);
+  if (!policy.ok()) return policy.status();
+  absl::StatusOr<msr::CompiledMsrPolicy> compiled = CompileForVm(*policy, vm->spec(), "policy");
+  if (!compiled.ok()) return compiled.status();
+  *response.mutable_policy() = *policy;
+  *response.mutable_filter() = compiled->Summary();
+  for (const std::string& w : compiled->warnings) response.add_warnings(w);
+
+  const v1::VmState state = vm->status().state();
+  if (state == v1::VM_STATE_RUNNING || state == v1::VM_STATE_PAUSED) {
+    // The engine installs it first: if that fails, nothing has changed.
+    auto applied = EngineClient(EngineSocket(*vm)).SetMsrPolicy(*policy, kEngineCallDeadline);
+    if (!applied.ok()) return applied.status();
+  }
+  v1::Vm next = *vm;
+  *next.mutable_spec()->mutable_msr_policy() = *policy;
+  Mutation m;
+  m.put.push_back(next);
+  v1::Event& e = m.events.emplace_back();
+  *e.mutable_time() = TimeUtil::GetCurrentTime();
+  e.set_type(v1::EVENT_TYPE_MSR_POLICY_CHANGED);
+  e.set_vm_id(vm->id());
+  e.set_vm_name(vm->spec().name());
+  e.set_old_state(state);
+  e.set_new_state(state);
+  e.set_message(policy->preset().empty() ? absl::StrCat("msr policy: ", policy->rules_size(), " rule(s)")
+                                         : absl::StrCat("msr policy: preset ", policy->preset()));
+  if (!request.request_id().empty()) {
+    m.request = RequestRecord{request.request_id(), "SetMsrPolicy", vm->spec().name(), response.SerializeAsString()};
+  }
+  if (absl::Status s = CommitAndPublish(m); !s.ok()) return s;
+  registry_.Put(next);
+  return response;
+}
+
+absl::StatusOr<v1::MsrStats> VmManager::GetMsrStats(const std::string& name) {
+  absl::StatusOr<v1::Vm> vm = GetVm(name);
+  if (!vm.ok()) return vm.status();
+  if (vm->status().state() != v1::VM_STATE_RUNNING && vm->status().state() != v1::VM_STATE_PAUSED) {
+    return absl::FailedPreconditionError(absl::StrCat("vm \"", name, "\" is ", StateName(vm->status().state()),
+                                                      "; MSR counters exist while it runs"));
+  }
+  return EngineClient(EngineSocket(*vm)).GetMsrStats(kEngineCallDeadline);
+}
+
+absl::Status VmManager::RecordEvents(std::vector<v1::Event> events) {
+  if (events.empty()) return absl::OkStatus();
+  Mutation m;
+  m.events = std::move(events);
+  return CommitAndPublish(m);
+}
+
 void VmManager::OnEngineExit(const std::string& name, pid_t pid, const EngineExit& exit) {
   VmRegistry::OpLock lock = registry_.Lock(name);
   std::optional<v1::Vm> vm = registry_.Get(name);
@@ -448,6 +517,11 @@ void VmManager::RecoverVm(v1::Vm vm) {
     auto status = EngineClient(EngineSocket(vm)).GetStatus(kEngineCallDeadline);
     if (status.ok()) {
       v1::VmState actual = FromEngineState(status->state());
+      // The store is the truth: a policy change whose commit a crash cut
+      // off is undone on the engine.
+      if (vm.spec().has_msr_policy()) {
+        EngineClient(EngineSocket(vm)).SetMsrPolicy(vm.spec().msr_policy(), kEngineCallDeadline).IgnoreError();
+      }
       if (actual != v1::VM_STATE_UNSPECIFIED && actual != vm.status().state()) {
         vm.mutable_status()->set_backend(BackendFromName(status->backend()));
         Transition(vm, actual, "reconciled with its engine after a vmd restart").IgnoreError();

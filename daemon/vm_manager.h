@@ -17,6 +17,7 @@
 #include "daemon/vm_registry.h"
 #include "daemon/vm_state_machine.h"
 #include "vmd/v1/host.pb.h"
+#include "vmd/v1/msr.pb.h"
 #include "vmd/v1/vm.pb.h"
 
 namespace vmd::daemon {
@@ -42,6 +43,14 @@ class VmManager {
   absl::StatusOr<v1::Vm> ResumeVm(const v1::ResumeVmRequest& request);
   absl::StatusOr<v1::Vm> StopVm(const v1::StopVmRequest& request);
   absl::StatusOr<v1::DeleteVmResponse> DeleteVm(const v1::DeleteVmRequest& request);
+
+  // Replaces a VM's MSR policy: checked by compiling it, installed
+  // atomically on a running engine, then committed.
+  absl::StatusOr<v1::SetMsrPolicyResponse> SetMsrPolicy(const v1::SetMsrPolicyRequest& request);
+  // The running engine's counters of trapped MSR accesses.
+  absl::StatusOr<v1::MsrStats> GetMsrStats(const std::string& name);
+  // Commits events that change no VM record (MSR denials), then publishes them.
+  absl::Status RecordEvents(std::vector<v1::Event> events);
 
   EventLog& events() { return events_; }
   const v1::HostInfo& host() const { return host_; }

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backend/msr/msr_filter.h"
 
 namespace vmd::hv {
 
@@ -50,6 +51,7 @@ struct VcpuExit {
   // MSR exits.
   uint32_t msr_index = 0;
   uint64_t msr_data = 0;
+  uint32_t msr_reason = 0;  // msr::kMsrExitReason{Filter,Unknown,Inval}
   // kShutdown / kInternalError: what happened, in words.
   std::string reason;
 };
@@ -90,6 +92,12 @@ class Vm {
 
   // Delivers a fixed-mode MSI to an x2APIC id, like KVM_SIGNAL_MSI.
   virtual absl::Status SignalMsi(uint32_t dest_apic_id, uint8_t vector) = 0;
+
+  // Installs an MSR filter (KVM_X86_SET_MSR_FILTER semantics, seed 001):
+  // accesses it denies exit as kMsrRead/kMsrWrite instead of raising #GP, as
+  // do accesses to MSRs KVM does not know when the filter's exit_reasons
+  // include UNKNOWN. Atomic for each vCPU, also while vCPUs run.
+  virtual absl::Status SetMsrFilter(const msr::MsrFilter& filter) = 0;
 };
 
 class Hypervisor {

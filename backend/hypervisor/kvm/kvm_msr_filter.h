@@ -1,48 +1,22 @@
-// KVM_X86_SET_MSR_FILTER for a VM: which guest RDMSR/WRMSR accesses KVM
-// handles and which exit to user space (kMsrRead/kMsrWrite). The backend
-// enables KVM_MSR_EXIT_REASON_FILTER on every VM, so a denied access exits
-// instead of raising #GP. Rules (REFERENCE.md, api.rst): at most 16 ranges,
-// each with READ and/or WRITE flags and at most 0x600 bytes of bitmap (a set
-// bit allows); the first range matching both index and access decides;
-// x2APIC MSRs 0x800-0x8ff cannot be filtered; an empty filter with
-// DEFAULT_DENY is invalid.
+// KVM_X86_SET_MSR_FILTER for a VM, from the backend-neutral filter of
+// backend/msr/msr_filter.h: which guest RDMSR/WRMSR accesses KVM handles and
+// which exit to user space (kMsrRead/kMsrWrite). Rules (REFERENCE.md,
+// api.rst): at most 16 ranges of at most 0x600 bitmap bytes; the first range
+// matching index and access decides; x2APIC MSRs cannot be filtered.
 #ifndef VMD_BACKEND_HYPERVISOR_KVM_KVM_MSR_FILTER_H_
 #define VMD_BACKEND_HYPERVISOR_KVM_KVM_MSR_FILTER_H_
 
-#include <cstdint>
-#include <span>
-#include <vector>
-
 #include "absl/status/status.h"
+#include "backend/msr/msr_filter.h"
 
 namespace vmd::hv::kvm {
 
-struct MsrFilterRange {
-  bool read = false;   // the range applies to RDMSR
-  bool write = false;  // the range applies to WRMSR
-  uint32_t base = 0;   // first MSR index
-  // One bit per MSR from `base`, LSB first; 1 allows, 0 denies (exits).
-  std::vector<uint8_t> bitmap;
-  uint32_t nmsrs = 0;  // MSRs covered, at most bitmap.size() * 8
-};
-
-struct MsrFilter {
-  bool default_deny = false;
-  std::vector<MsrFilterRange> ranges;
-};
-
-// Checks the filter against KVM's rules; INVALID_ARGUMENT names the range
-// and the rule.
-absl::Status ValidateMsrFilter(const MsrFilter& filter);
-
-// Installs `filter` on the VM (atomically for each vCPU, also while vCPUs
-// run). An empty, default-allow filter turns filtering off.
-absl::Status SetMsrFilter(int vm_fd, const MsrFilter& filter);
-
-// A range that denies exactly `indices` (all within [base, base + n)) for
-// the given accesses and allows the rest of the range.
-MsrFilterRange DenyMsrs(uint32_t base, uint32_t n, std::span<const uint32_t> indices, bool read,
-                        bool write);
+// Enables the filter's exit reasons (KVM_CAP_X86_USER_SPACE_MSR; FILTER is
+// always on, so denied accesses exit instead of raising #GP in the kernel),
+// then installs the filter, atomically for each vCPU even while they run.
+// Reasons only grow before the filter changes and shrink after it, so no
+// access ever sees a filter without the exits it relies on.
+absl::Status SetMsrFilter(int vm_fd, const msr::MsrFilter& filter, uint32_t* enabled_reasons);
 
 }  // namespace vmd::hv::kvm
 

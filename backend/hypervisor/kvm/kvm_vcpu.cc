@@ -129,6 +129,7 @@ std::optional<VcpuExit> KvmVcpu::MapExit() {
       exit.kind = read ? ExitKind::kMsrRead : ExitKind::kMsrWrite;
       exit.msr_index = run_->msr.index;
       exit.msr_data = read ? 0 : run_->msr.data;
+      exit.msr_reason = run_->msr.reason;
       run_->msr.error = 0;
       return exit;
     }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "backend/guest/firmware_image.h"
+#include "backend/hypervisor/kvm/kvm_msr_filter.h"
 #include "backend/guest/guest_abi.h"
 #include "backend/hypervisor/kvm/kvm_vcpu.h"
 #include "backend/hypervisor/kvm/long_mode_setup.h"
@@ -188,6 +189,11 @@ absl::StatusOr<std::unique_ptr<Vcpu>> KvmVm::CreateVcpu(uint32_t id) {
   if (!vcpu.ok()) return vcpu.status();
   vcpu_created_[id] = true;
   return std::unique_ptr<Vcpu>(*std::move(vcpu));
+}
+
+absl::Status KvmVm::SetMsrFilter(const msr::MsrFilter& filter) {
+  absl::MutexLock lock(&mu_);
+  return kvm::SetMsrFilter(vm_fd_.get(), filter, &msr_exit_reasons_);
 }
 
 absl::Status KvmVm::SignalMsi(uint32_t dest_apic_id, uint8_t vector) {

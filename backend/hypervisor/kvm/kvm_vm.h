@@ -52,6 +52,7 @@ class KvmVm : public Vm {
   // accepts (no such id, or the guest has not enabled its APIC yet) is
   // dropped without an error, like the sim backend does.
   absl::Status SignalMsi(uint32_t dest_apic_id, uint8_t vector) override;
+  absl::Status SetMsrFilter(const msr::MsrFilter& filter) override;
 
   int fd() const { return vm_fd_.get(); }
   const VmConfig& config() const { return config_; }
@@ -75,6 +76,8 @@ class KvmVm : public Vm {
   GuestMemory* memory_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool guest_loaded_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<bool> vcpu_created_ ABSL_GUARDED_BY(mu_);
+  // KVM_MSR_EXIT_REASON_* enabled on the VM (FILTER from creation on).
+  uint32_t msr_exit_reasons_ ABSL_GUARDED_BY(mu_) = msr::kMsrExitReasonFilter;
 };
 
 }  // namespace vmd::hv::kvm

@@ -102,6 +102,16 @@ uint64_t SimCpu::Rdtsc() const {
                                tsc_offset_);
 }
 
+bool SimCpu::KnowsMsr(uint32_t index) const {
+  switch (index) {
+    case kMsrTsc:
+    case kMsrApicBase:
+    case kMsrPat:
+    case kMsrEfer: return true;
+    default: return index >= kX2apicFirst && index <= kX2apicLast;
+  }
+}
+
 std::optional<uint64_t> SimCpu::ReadMsr(uint32_t index) const {
   switch (index) {
     case kMsrTsc: return Rdtsc();

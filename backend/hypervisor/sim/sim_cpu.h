@@ -26,6 +26,9 @@ class SimCpu {
   SimCpu(const SimProfile& profile, uint32_t vcpu_id, uint32_t vcpus, std::function<void(uint8_t)> self_ipi);
 
   CpuidResult Cpuid(uint32_t leaf, uint32_t subleaf) const;
+  // Whether KVM would handle this MSR itself (else it is "unknown" to KVM:
+  // #GP, or an exit with KVM_MSR_EXIT_REASON_UNKNOWN when enabled).
+  bool KnowsMsr(uint32_t index) const;
   // nullopt: the access raises #GP.
   std::optional<uint64_t> ReadMsr(uint32_t index) const;
   // false: the access raises #GP.

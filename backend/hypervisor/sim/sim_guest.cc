@@ -21,10 +21,23 @@ constexpr uint32_t kVectorGp = 13;
 
 }  // namespace
 
-SimGuest::SimGuest(uint32_t vcpu_id, const vmd_boot_info& boot, const SimProfile& profile, GuestMemory& memory)
+std::shared_ptr<const msr::MsrFilter> SimGuest::MsrFilterSlot::Get() const {
+  std::lock_guard lock(mu_);
+  return filter_;
+}
+
+void SimGuest::MsrFilterSlot::Set(msr::MsrFilter filter) {
+  auto next = std::make_shared<const msr::MsrFilter>(std::move(filter));
+  std::lock_guard lock(mu_);
+  filter_ = std::move(next);
+}
+
+SimGuest::SimGuest(uint32_t vcpu_id, const vmd_boot_info& boot, const SimProfile& profile, GuestMemory& memory,
+                   const MsrFilterSlot& msr_filter)
     : vcpu_id_(vcpu_id),
       boot_(boot),
       memory_(memory),
+      msr_filter_(msr_filter),
       status_(memory.At<vmd_guest_status>(VMD_GUEST_STATUS_GPA)),
       mailbox_(memory.At<vmd_probe_mailbox>(VMD_PROBE_MAILBOX_GPA)),
       cpu_(profile, vcpu_id, boot.vcpus, [this](uint8_t v) { self_interrupts_.push_back(v); }) {}
@@ -99,6 +112,10 @@ std::optional<SimGuest::Step> SimGuest::RunProbe() {
   for (; probe_pc_ < nops; ++probe_pc_) {
     TakeSelfInterrupts();
     vmd_probe_op& op = mailbox_->ops[probe_pc_];
+    if (std::optional<Step> exit = MsrExit(op)) {
+      msr_exit_pending_ = true;
+      return exit;
+    }
     if (op.kind != VMD_PROBE_WAIT_INTERRUPT) {
       Execute(op);
       continue;
@@ -125,12 +142,53 @@ std::optional<SimGuest::Step> SimGuest::RunProbe() {
   return Step{.kind = Step::Kind::kOut, .port = VMD_PORT_PROBE_DONE, .value = probe_sequence_, .size = 4};
 }
 
+std::optional<SimGuest::Step> SimGuest::MsrExit(const vmd_probe_op& op) const {
+  if (op.kind != VMD_PROBE_RDMSR && op.kind != VMD_PROBE_WRMSR) return std::nullopt;
+  std::shared_ptr<const msr::MsrFilter> filter = msr_filter_.Get();
+  if (filter == nullptr) return std::nullopt;
+  const bool write = op.kind == VMD_PROBE_WRMSR;
+  uint32_t reason = 0;
+  if (!msr::KvmAllows(*filter, op.index, write)) {
+    reason = msr::kMsrExitReasonFilter;
+  } else if (!cpu_.KnowsMsr(op.index)) {
+    reason = msr::kMsrExitReasonUnknown;
+  }
+  // A reason user space did not ask for ends in #GP in the kernel (Execute).
+  if (reason == 0 || (filter->exit_reasons & reason) == 0) return std::nullopt;
+  return Step{.kind = Step::Kind::kMsrExit,
+              .msr_write = write,
+              .msr_index = op.index,
+              .msr_data = write ? op.arg : 0,
+              .msr_reason = reason};
+}
+
+void SimGuest::CompleteMsr(uint64_t value, bool inject_gp) {
+  if (!msr_exit_pending_) return;
+  msr_exit_pending_ = false;
+  vmd_probe_op& op = mailbox_->ops[probe_pc_];
+  if (inject_gp) {
+    op.status = VMD_PROBE_FAULT;
+    op.vector = kVectorGp;
+  } else {
+    op.status = VMD_PROBE_OK;
+    if (op.kind == VMD_PROBE_RDMSR) op.out[0] = value;
+  }
+  ++probe_pc_;
+}
+
 void SimGuest::Execute(vmd_probe_op& op) {
   auto fault = [&](uint32_t vector) {
     op.status = VMD_PROBE_FAULT;
     op.vector = vector;
   };
   op.status = VMD_PROBE_OK;
+  if (op.kind == VMD_PROBE_RDMSR || op.kind == VMD_PROBE_WRMSR) {
+    std::shared_ptr<const msr::MsrFilter> filter = msr_filter_.Get();
+    if (filter != nullptr && !msr::KvmAllows(*filter, op.index, op.kind == VMD_PROBE_WRMSR)) {
+      fault(kVectorGp);  // denied, and user space takes no FILTER exits
+      return;
+    }
+  }
   switch (op.kind) {
     case VMD_PROBE_RDMSR:
       if (std::optional<uint64_t> v = cpu_.ReadMsr(op.index)) {

@@ -10,11 +10,15 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "backend/guest/guest_abi.h"
 #include "backend/hypervisor/sim/sim_cpu.h"
 #include "backend/memory/guest_memory.h"
+#include "backend/msr/msr_filter.h"
 
 namespace vmd::hv {
 
@@ -30,15 +34,33 @@ class SimGuest {
       kWaitInterrupt,  // halted until an interrupt arrives
       kWaitTick,       // busy until the next tick
       kWaitUntil,      // waiting for an interrupt until `deadline`
+      kMsrExit,        // an MSR access exits to user space (msr_* fields)
     };
     Kind kind;
     uint16_t port = 0;
     uint32_t value = 0;
     uint8_t size = 1;
     Clock::time_point deadline{};
+    bool msr_write = false;
+    uint32_t msr_index = 0;
+    uint64_t msr_data = 0;
+    uint32_t msr_reason = 0;
   };
 
-  SimGuest(uint32_t vcpu_id, const vmd_boot_info& boot, const SimProfile& profile, GuestMemory& memory);
+  // The MSR filter installed on the VM, shared by its vCPUs; read on every
+  // guest MSR access, as KVM reads its filter.
+  class MsrFilterSlot {
+   public:
+    std::shared_ptr<const msr::MsrFilter> Get() const;
+    void Set(msr::MsrFilter filter);
+
+   private:
+    mutable std::mutex mu_;
+    std::shared_ptr<const msr::MsrFilter> filter_;
+  };
+
+  SimGuest(uint32_t vcpu_id, const vmd_boot_info& boot, const SimProfile& profile, GuestMemory& memory,
+           const MsrFilterSlot& msr_filter);
 
   // What the guest does next.
   Step Next();
@@ -46,6 +68,8 @@ class SimGuest {
   void OnTick();
   // An interrupt with `vector` was delivered to this vCPU.
   void OnInterrupt(uint8_t vector);
+  // User space answered the kMsrExit step: the value read, or a #GP.
+  void CompleteMsr(uint64_t value, bool inject_gp);
 
  private:
   void Print(const std::string& line);
@@ -54,10 +78,14 @@ class SimGuest {
   // step to take, or nullopt to go on with the workload.
   std::optional<Step> RunProbe();
   void Execute(vmd_probe_op& op);
+  // The exit an RDMSR/WRMSR op takes to user space under the VM's filter
+  // (KVM's order: the filter first, then whether KVM knows the MSR).
+  std::optional<Step> MsrExit(const vmd_probe_op& op) const;
 
   const uint32_t vcpu_id_;
   const vmd_boot_info boot_;
   GuestMemory& memory_;
+  const MsrFilterSlot& msr_filter_;
   vmd_guest_status* const status_;
   vmd_probe_mailbox* const mailbox_;
   SimCpu cpu_;
@@ -76,6 +104,7 @@ class SimGuest {
   std::array<uint64_t, 256> probe_base_{};  // interrupts_ at the last wait, per vector
   bool waiting_ = false;
   Clock::time_point wait_deadline_{};
+  bool msr_exit_pending_ = false;  // the op at probe_pc_ waits for CompleteMsr
 };
 
 }  // namespace vmd::hv

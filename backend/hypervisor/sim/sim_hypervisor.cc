@@ -20,8 +20,9 @@ class SimVm;
 
 class SimVcpu final : public Vcpu {
  public:
-  SimVcpu(SimVm* vm, uint32_t id, const vmd_boot_info& boot, const SimProfile& profile, GuestMemory& memory)
-      : vm_(vm), id_(id), guest_(id, boot, profile, memory) {}
+  SimVcpu(SimVm* vm, uint32_t id, const vmd_boot_info& boot, const SimProfile& profile, GuestMemory& memory,
+          const SimGuest::MsrFilterSlot& msr_filter)
+      : vm_(vm), id_(id), guest_(id, boot, profile, memory, msr_filter) {}
   ~SimVcpu() override;
 
   uint32_t id() const override { return id_; }
@@ -51,6 +52,11 @@ class SimVcpu final : public Vcpu {
         case SimGuest::Step::Kind::kWaitUntil:
           cv_.wait_until(lock, step.deadline, woken);
           break;
+        case SimGuest::Step::Kind::kMsrExit:
+          return VcpuExit{.kind = step.msr_write ? ExitKind::kMsrWrite : ExitKind::kMsrRead,
+                          .msr_index = step.msr_index,
+                          .msr_data = step.msr_data,
+                          .msr_reason = step.msr_reason};
         case SimGuest::Step::Kind::kWaitTick:
           if (!tick_deadline) tick_deadline = std::chrono::steady_clock::now() + SimGuest::kTick;
           if (!cv_.wait_until(lock, *tick_deadline, woken)) {
@@ -62,9 +68,12 @@ class SimVcpu final : public Vcpu {
     }
   }
 
-  // The model never reads ports or traps MSRs yet; nothing to complete.
+  // The model never reads ports; nothing to complete.
   void CompleteIoIn(std::span<const uint8_t>) override {}
-  void CompleteMsr(uint64_t, bool) override {}
+  void CompleteMsr(uint64_t value, bool inject_gp) override {
+    std::lock_guard lock(mu_);
+    guest_.CompleteMsr(value, inject_gp);
+  }
 
   void Kick() override {
     std::lock_guard lock(mu_);
@@ -120,7 +129,7 @@ class SimVm final : public Vm {
     }
     std::lock_guard lock(mu_);
     if (vcpus_.contains(id)) return absl::AlreadyExistsError(absl::StrCat("sim: vcpu ", id, " exists"));
-    auto vcpu = std::make_unique<SimVcpu>(this, id, boot_, profile_, *memory_);
+    auto vcpu = std::make_unique<SimVcpu>(this, id, boot_, profile_, *memory_, msr_filter_);
     vcpus_[id] = vcpu.get();
     return vcpu;
   }
@@ -129,6 +138,15 @@ class SimVm final : public Vm {
     std::lock_guard lock(mu_);
     // Like the APIC bus: an interrupt to an absent APIC id is dropped.
     if (auto it = vcpus_.find(dest_apic_id); it != vcpus_.end()) it->second->Interrupt(vector);
+    return absl::OkStatus();
+  }
+
+  absl::Status SetMsrFilter(const msr::MsrFilter& filter) override {
+    // The kernel's checks, so the sim refuses what KVM would.
+    if (absl::Status s = msr::ValidateMsrFilter(filter); !s.ok()) return s;
+    msr::MsrFilter installed = filter;
+    installed.exit_reasons |= msr::kMsrExitReasonFilter;  // as the kvm backend enables
+    msr_filter_.Set(std::move(installed));
     return absl::OkStatus();
   }
 
@@ -142,6 +160,7 @@ class SimVm final : public Vm {
   const SimProfile& profile_;
   GuestMemory* memory_ = nullptr;
   vmd_boot_info boot_{};
+  SimGuest::MsrFilterSlot msr_filter_;
   std::mutex mu_;
   std::map<uint32_t, SimVcpu*> vcpus_;
 };

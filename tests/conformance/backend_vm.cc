@@ -1,0 +1,45 @@
+#include "tests/conformance/backend_vm.h"
+
+#include <filesystem>
+
+#include "backend/hypervisor/hypervisor.h"
+
+namespace vmd::conformance {
+
+BackendVm::BackendVm(const std::string& kind, uint32_t vcpus) {
+  char tmpl[] = "/tmp/vmd-conf-XXXXXX";
+  dir_ = mkdtemp(tmpl);
+  engine::EngineConfig config{.vm_id = kind, .name = kind, .vcpus = vcpus, .memory_mib = 64, .backend = kind,
+                              .workload = "probe", .runtime_dir = dir_};
+  auto runner = engine::VmRunner::Create(config);
+  status_ = runner.status();
+  if (runner.ok()) {
+    runner_ = *std::move(runner);
+    status_ = runner_->Start();
+  }
+}
+
+BackendVm::~BackendVm() {
+  if (runner_) (void)runner_->Stop(std::chrono::milliseconds(0), /*force=*/true);
+  runner_.reset();
+  std::filesystem::remove_all(dir_);
+}
+
+absl::StatusOr<vmd::v1::RunProbeResponse> BackendVm::Run(const std::vector<vmd::v1::ProbeOp>& ops) {
+  vmd::v1::RunProbeRequest req;
+  for (const vmd::v1::ProbeOp& op : ops) *req.add_ops() = op;
+  return runner_->RunProbe(req);
+}
+
+bool KvmUsable(std::string* reason) {
+  for (const hv::BackendAvailability& b : hv::ProbeBackends()) {
+    if (b.kind == hv::BackendKind::kKvm) {
+      *reason = b.reason;
+      return b.usable;
+    }
+  }
+  *reason = "no kvm backend";
+  return false;
+}
+
+}  // namespace vmd::conformance
