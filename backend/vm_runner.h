@@ -72,6 +72,7 @@ class VmRunner {
   // (workload "probe" only) and returns them with the guest's results.
   absl::StatusOr<std::vector<vmd_probe_op>> RunMailboxOps(std::span<const vmd_probe_op> ops,
                                                           std::chrono::milliseconds timeout);
+  const EngineConfig& config() const { return config_; }
   hv::Vm& vm() { return *vm_; }
   hv::GuestMemory& memory() { return *memory_; }
   bench::BenchDevice& bench_device() { return bench_device_; }

@@ -70,7 +70,9 @@ class MsiIrqfd {
 
  private:
   MsiIrqfd(Fd vm_fd, std::shared_ptr<GsiRouting> routing, Fd eventfd, uint32_t gsi)
-      : vm_fd_(std::move(vm_fd)), routing_(std::move(routing)), eventfd_(std::move(eventfd)),
+      : vm_fd_(std::move(vm_fd)),
+        routing_(std::move(routing)),
+        eventfd_(std::move(eventfd)),
         gsi_(gsi) {}
 
   Fd vm_fd_;
