@@ -128,4 +128,29 @@ absl::Status RunBench(VmdClient& client,
   return printer.PrintGuestBench(*report);
 }
 
+absl::Status RunMsrGet(VmdClient& client,
+                       const v1::GetMsrPolicyRequest& request,
+                       Printer& printer) {
+  absl::StatusOr<v1::MsrPolicy> policy = client.GetMsrPolicy(request);
+  if (!policy.ok()) return policy.status();
+  return printer.PrintMsrPolicy(*policy);
+}
+
+absl::Status RunMsrSet(VmdClient& client,
+                       const v1::SetMsrPolicyRequest& request,
+                       Printer& printer) {
+  absl::StatusOr<v1::SetMsrPolicyResponse> response =
+      client.SetMsrPolicy(request);
+  if (!response.ok()) return response.status();
+  return printer.PrintSetMsrPolicyResponse(*response);
+}
+
+absl::Status RunMsrStats(VmdClient& client,
+                         const v1::GetMsrStatsRequest& request,
+                         Printer& printer) {
+  absl::StatusOr<v1::MsrStats> stats = client.GetMsrStats(request);
+  if (!stats.ok()) return stats.status();
+  return printer.PrintMsrStats(*stats);
+}
+
 }  // namespace vmd::client

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "client/printer.h"
 #include "client/vmd_client.h"
+#include "vmd/v1/msr.pb.h"
 #include "vmd/v1/probe.pb.h"
 #include "vmd/v1/vm.pb.h"
 
@@ -45,6 +46,15 @@ absl::Status RunProbe(VmdClient& client, const v1::RunProbeRequest& request,
 absl::Status RunBench(VmdClient& client,
                       const v1::RunGuestBenchRequest& request,
                       Printer& printer);
+absl::Status RunMsrGet(VmdClient& client,
+                       const v1::GetMsrPolicyRequest& request,
+                       Printer& printer);
+absl::Status RunMsrSet(VmdClient& client,
+                       const v1::SetMsrPolicyRequest& request,
+                       Printer& printer);
+absl::Status RunMsrStats(VmdClient& client,
+                         const v1::GetMsrStatsRequest& request,
+                         Printer& printer);
 
 }  // namespace vmd::client
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "client/msr_output.h"
 #include "client/output.h"
 #include "client/probe_output.h"
 
@@ -75,6 +76,25 @@ absl::Status Printer::PrintProbeResults(const v1::RunProbeRequest& request,
 absl::Status Printer::PrintGuestBench(const v1::GuestBenchReport& report) {
   if (format_ == OutputFormat::kJson) return PrintJson(report, false);
   *out_ << RenderGuestBench(report) << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintMsrPolicy(const v1::MsrPolicy& policy) {
+  if (format_ == OutputFormat::kJson) return PrintJson(policy, false);
+  *out_ << RenderMsrPolicy(policy) << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintSetMsrPolicyResponse(
+    const v1::SetMsrPolicyResponse& response) {
+  if (format_ == OutputFormat::kJson) return PrintJson(response, false);
+  *out_ << RenderSetMsrPolicyResponse(response) << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintMsrStats(const v1::MsrStats& stats) {
+  if (format_ == OutputFormat::kJson) return PrintJson(stats, false);
+  *out_ << RenderMsrStats(stats) << std::flush;
   return absl::OkStatus();
 }
 

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "vmd/v1/host.pb.h"
+#include "vmd/v1/msr.pb.h"
 #include "vmd/v1/probe.pb.h"
 #include "vmd/v1/vm.pb.h"
 
@@ -43,6 +44,15 @@ class Printer {
                                  const v1::RunProbeResponse& response);
   // The bench table and summary lines, or the GuestBenchReport as JSON.
   absl::Status PrintGuestBench(const v1::GuestBenchReport& report);
+  // `msr get`: the policy (msr_output.h), or the MsrPolicy as JSON.
+  absl::Status PrintMsrPolicy(const v1::MsrPolicy& policy);
+  // `msr set`: warnings, filter summary and stored policy, all on `out`; or
+  // the SetMsrPolicyResponse (warnings included) as JSON.
+  absl::Status PrintSetMsrPolicyResponse(
+      const v1::SetMsrPolicyResponse& response);
+  // `msr stats`: the sorted counters table and the denial events line, or
+  // the MsrStats as JSON (counters in the server's order).
+  absl::Status PrintMsrStats(const v1::MsrStats& stats);
 
  private:
   absl::Status PrintJson(const google::protobuf::Message& message,

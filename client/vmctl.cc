@@ -7,5 +7,5 @@
 int main(int argc, char** argv) {
   // Before any thread exists, so that every thread inherits the signal mask.
   vmd::client::InstallInterruptHandler();
-  return vmd::client::RunVmctl(argc, argv, std::cout, std::cerr);
+  return vmd::client::RunVmctl(argc, argv, std::cin, std::cout, std::cerr);
 }

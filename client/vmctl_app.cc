@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <istream>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "client/commands.h"
 #include "client/default_paths.h"
+#include "client/msr_policy_file.h"
 #include "client/parse.h"
 #include "client/printer.h"
 #include "client/probe_args.h"
@@ -83,6 +86,10 @@ struct Arguments {
 
   // bench
   uint32_t iterations = 0;
+
+  // msr set
+  std::string policy_file;
+  std::string preset;
 };
 
 // One subcommand: `run` makes the call; `prepare` (optional) checks what
@@ -165,7 +172,106 @@ std::vector<GivenProbeFlag> GivenProbeFlags(
   return given;
 }
 
-std::vector<Command> DefineCommands(CLI::App& app, Arguments& args) {
+// `msr get|set|stats`. `in` is read by `msr set --file -`.
+void DefineMsrCommands(CLI::App& app, Arguments& args, std::istream& in,
+                       std::vector<Command>& commands) {
+  CLI::App* msr = app.add_subcommand(
+      "msr", "Show or set a VM's MSR policy; show its MSR access counters");
+  msr->require_subcommand(1);
+
+  {
+    CLI::App* sub = msr->add_subcommand("get", "Show a VM's MSR policy");
+    sub->footer(
+        "Shows the default action, what unknown MSRs get, whether denials are "
+        "logged, the preset the policy came from, then the rules (first match "
+        "decides; MSRs FIRST-LAST inclusive, in hex) and the handlers of "
+        "emulated MSRs. -o json prints the MsrPolicy, the format `msr set "
+        "--file` reads.");
+    AddName(sub, args);
+    commands.push_back({sub, [&args](VmdClient& client, Printer& printer) {
+                          v1::GetMsrPolicyRequest request;
+                          request.set_name(args.name);
+                          return RunMsrGet(client, request, printer);
+                        }});
+  }
+
+  {
+    CLI::App* sub = msr->add_subcommand(
+        "set", "Replace a VM's MSR policy (a running VM switches atomically)");
+    sub->footer(
+        "Give exactly one of --file and --preset. The file is a "
+        "vmd.v1.MsrPolicy in protobuf's canonical JSON, e.g. (`vmctl msr get "
+        "-o json` prints one):\n"
+        "  {\"defaultAction\": \"MSR_ACTION_DENY\", \"rules\": [{\"first\": "
+        "16, \"count\": 1, \"access\": \"MSR_ACCESS_READ\", \"action\": "
+        "\"MSR_ACTION_EMULATE\"}], \"handlers\": [{\"index\": 16, \"read\": "
+        "\"READ_SOURCE_CONSTANT\", \"constant\": \"4096\", \"write\": "
+        "\"WRITE_ACTION_IGNORE\"}]}\n"
+        "JSON numbers are decimal (16 is MSR 0x10); 64-bit ones may be "
+        "strings. Unknown fields are errors. Prints the server's warnings "
+        "(\"warning: ...\" lines, on stdout like the rest; with -o json they "
+        "are in the response's \"warnings\"), how the policy maps onto KVM's "
+        "MSR filter (ranges, bitmap bytes, default deny, exit reasons), and "
+        "the policy as stored, like `msr get`.");
+    AddName(sub, args);
+    CLI::Option* file =
+        sub->add_option("--file", args.policy_file,
+                        "The policy: an MsrPolicy in JSON; - reads stdin")
+            ->type_name("FILE");
+    CLI::Option* preset =
+        sub->add_option("--preset", args.preset, "A named policy")
+            ->type_name("NAME")
+            ->check(CLI::IsMember({"default", "strict", "platform-compat"}));
+    AddRequestId(sub, args);
+    auto request = std::make_shared<v1::SetMsrPolicyRequest>();
+    commands.push_back({
+        sub,
+        [&args, request](VmdClient& client, Printer& printer) {
+          request->set_name(args.name);
+          request->set_request_id(args.request_id);
+          return RunMsrSet(client, *request, printer);
+        },
+        [&args, &in, request, file, preset]() -> absl::Status {
+          if (file->count() > 0 && preset->count() > 0) {
+            return absl::InvalidArgumentError(
+                "--file and --preset exclude each other; give one");
+          }
+          if (preset->count() > 0) {
+            request->set_preset(args.preset);
+            return absl::OkStatus();
+          }
+          if (file->count() == 0) {
+            return absl::InvalidArgumentError(
+                "msr set needs the policy: --file FILE or --preset NAME");
+          }
+          absl::StatusOr<v1::MsrPolicy> policy =
+              LoadMsrPolicyFile(args.policy_file, in);
+          if (!policy.ok()) return policy.status();
+          *request->mutable_policy() = *std::move(policy);
+          return absl::OkStatus();
+        },
+    });
+  }
+
+  {
+    CLI::App* sub = msr->add_subcommand(
+        "stats", "Show the trapped MSR accesses of a running VM");
+    sub->footer(
+        "One row per MSR, direction and outcome (denied: the guest got #GP "
+        "by policy; emulated: a handler answered; unhandled: trapped, no "
+        "handler, #GP), sorted by MSR; then the denial events emitted and "
+        "those the rate limit suppressed.");
+    AddName(sub, args);
+    commands.push_back({sub, [&args](VmdClient& client, Printer& printer) {
+                          v1::GetMsrStatsRequest request;
+                          request.set_name(args.name);
+                          return RunMsrStats(client, request, printer);
+                        }});
+  }
+}
+
+std::vector<Command> DefineCommands(CLI::App& app, Arguments& args,
+                                    std::istream& in) {
   std::vector<Command> commands;
 
   {
@@ -415,6 +521,8 @@ std::vector<Command> DefineCommands(CLI::App& app, Arguments& args) {
                           return RunBench(client, request, printer);
                         }});
   }
+
+  DefineMsrCommands(app, args, in, commands);
   return commands;
 }
 
@@ -437,8 +545,8 @@ std::string FormatCallError(const absl::Status& status,
                               ": ", message));
 }
 
-int RunVmctl(int argc, const char* const* argv, std::ostream& out,
-             std::ostream& err) {
+int RunVmctl(int argc, const char* const* argv, std::istream& in,
+             std::ostream& out, std::ostream& err) {
   Arguments args;
   CLI::App app("vmctl: command line for vmd, the KVM VM control plane",
                "vmctl");
@@ -452,7 +560,7 @@ int RunVmctl(int argc, const char* const* argv, std::ostream& out,
   app.add_option("-o,--output", args.output, "Output format: table or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "json"}));
-  std::vector<Command> commands = DefineCommands(app, args);
+  std::vector<Command> commands = DefineCommands(app, args, in);
 
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 #ifndef VMD_CLIENT_VMCTL_APP_H_
 #define VMD_CLIENT_VMCTL_APP_H_
 
+#include <istream>
 #include <ostream>
 #include <string>
 
@@ -17,9 +18,10 @@ inline constexpr int kExitCallFailed = 1;  // The server (or the call) failed.
 inline constexpr int kExitUsage = 2;       // Bad arguments; nothing was sent.
 
 // Runs vmctl with `argv` (argv[0] is the program name), writing results and
-// help to `out` and diagnostics to `err`. Returns the exit status.
-int RunVmctl(int argc, const char* const* argv, std::ostream& out,
-             std::ostream& err);
+// help to `out` and diagnostics to `err`; `in` is read only by `msr set
+// --file -`. Returns the exit status.
+int RunVmctl(int argc, const char* const* argv, std::istream& in,
+             std::ostream& out, std::ostream& err);
 
 // The single stderr line for a failed call, without the trailing newline:
 // "vmctl: <CODE>: <message>", the message on one line. `address` is named

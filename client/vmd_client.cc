@@ -138,7 +138,8 @@ VmdClient::VmdClient(std::shared_ptr<grpc::Channel> channel,
       channel_(std::move(channel)),
       vm_stub_(v1::VmService::NewStub(channel_)),
       host_stub_(v1::HostService::NewStub(channel_)),
-      probe_stub_(v1::ProbeService::NewStub(channel_)) {}
+      probe_stub_(v1::ProbeService::NewStub(channel_)),
+      msr_stub_(v1::MsrService::NewStub(channel_)) {}
 
 VmdClient::~VmdClient() = default;
 
@@ -259,6 +260,31 @@ absl::StatusOr<v1::GuestBenchReport> VmdClient::RunGuestBench(
       options,
       [&](grpc::ClientContext* context, v1::GuestBenchReport* response) {
         return probe_stub_->RunGuestBench(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::SetMsrPolicyResponse> VmdClient::SetMsrPolicy(
+    const v1::SetMsrPolicyRequest& request, const CallOptions& options) {
+  return CallUnary<v1::SetMsrPolicyResponse>(
+      options,
+      [&](grpc::ClientContext* context, v1::SetMsrPolicyResponse* response) {
+        return msr_stub_->SetMsrPolicy(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::MsrPolicy> VmdClient::GetMsrPolicy(
+    const v1::GetMsrPolicyRequest& request, const CallOptions& options) {
+  return CallUnary<v1::MsrPolicy>(
+      options, [&](grpc::ClientContext* context, v1::MsrPolicy* response) {
+        return msr_stub_->GetMsrPolicy(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::MsrStats> VmdClient::GetMsrStats(
+    const v1::GetMsrStatsRequest& request, const CallOptions& options) {
+  return CallUnary<v1::MsrStats>(
+      options, [&](grpc::ClientContext* context, v1::MsrStats* response) {
+        return msr_stub_->GetMsrStats(context, request, response);
       });
 }
 

@@ -1,5 +1,5 @@
 // A C++ client for the vmd public API (vmd.v1.VmService, vmd.v1.HostService,
-// vmd.v1.ProbeService).
+// vmd.v1.ProbeService, vmd.v1.MsrService).
 //
 // One method per RPC. Unary calls return absl::StatusOr<response>; a failed
 // call carries the gRPC status code and message unchanged (see
@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "vmd/v1/host.grpc.pb.h"
+#include "vmd/v1/msr.grpc.pb.h"
 #include "vmd/v1/probe.grpc.pb.h"
 #include "vmd/v1/vm.grpc.pb.h"
 
@@ -145,6 +146,18 @@ class VmdClient {
       const v1::RunGuestBenchRequest& request,
       const CallOptions& options = {});
 
+  // vmd.v1.MsrService. SetMsrPolicy takes request.policy() or
+  // request.preset() (one of them); its response has the policy as stored (a
+  // preset expanded), how it maps onto KVM's filter, and warnings. A policy
+  // the server refuses is INVALID_ARGUMENT naming the field ("rules[2].count:
+  // ..."). GetMsrStats needs a running VM.
+  absl::StatusOr<v1::SetMsrPolicyResponse> SetMsrPolicy(
+      const v1::SetMsrPolicyRequest& request, const CallOptions& options = {});
+  absl::StatusOr<v1::MsrPolicy> GetMsrPolicy(
+      const v1::GetMsrPolicyRequest& request, const CallOptions& options = {});
+  absl::StatusOr<v1::MsrStats> GetMsrStats(
+      const v1::GetMsrStatsRequest& request, const CallOptions& options = {});
+
   // Lists every VM matching `request`, following next_page_token from
   // request.page_token() (empty: the first page) to the last page. Each page
   // is a separate call with `options`. Fails with ABORTED if the server
@@ -158,6 +171,7 @@ class VmdClient {
   std::unique_ptr<v1::VmService::StubInterface> vm_stub_;
   std::unique_ptr<v1::HostService::StubInterface> host_stub_;
   std::unique_ptr<v1::ProbeService::StubInterface> probe_stub_;
+  std::unique_ptr<v1::MsrService::StubInterface> msr_stub_;
 };
 
 }  // namespace vmd::client

@@ -336,6 +336,97 @@ class FakeProbeService final : public v1::ProbeService::Service {
   FakeState* state_;
 };
 
+// vmd's MsrService as far as clients can tell: NOT_FOUND for a missing VM,
+// INVALID_ARGUMENT (naming the field, with backend/msr's messages) for what
+// it refuses, the policy as stored (a preset expanded) in the response.
+class FakeMsrService final : public v1::MsrService::Service {
+ public:
+  explicit FakeMsrService(FakeState* state) : state_(state) {}
+
+  grpc::Status SetMsrPolicy(grpc::ServerContext*,
+                            const v1::SetMsrPolicyRequest* request,
+                            v1::SetMsrPolicyResponse* response) override {
+    absl::MutexLock lock(&state_->mu);
+    state_->set_msr_policy_requests.push_back(*request);
+    if (!state_->vms.contains(request->name())) {
+      return NotFound(request->name());
+    }
+    v1::MsrPolicy policy;
+    switch (request->source_case()) {
+      case v1::SetMsrPolicyRequest::kPolicy:
+        policy = request->policy();
+        break;
+      case v1::SetMsrPolicyRequest::kPreset: {
+        const std::string& preset = request->preset();
+        if (preset != "default" && preset != "strict" &&
+            preset != "platform-compat") {
+          return Invalid(
+              absl::StrCat("preset: unknown preset \"", preset,
+                           "\"; expected default, strict or platform-compat"));
+        }
+        policy = state_->msr_presets[preset];
+        policy.set_preset(preset);
+        break;
+      }
+      case v1::SetMsrPolicyRequest::SOURCE_NOT_SET:
+        return Invalid("source: set policy or preset");
+    }
+    for (int i = 0; i < policy.rules_size(); ++i) {
+      if (policy.rules(i).count() == 0) {
+        return Invalid(
+            absl::StrCat("rules[", i, "].count: must be at least 1"));
+      }
+    }
+    state_->msr_policies[request->name()] = policy;
+    *response->mutable_policy() = policy;
+    *response->mutable_filter() = state_->msr_filter;
+    for (const std::string& warning : state_->msr_warnings) {
+      response->add_warnings(warning);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetMsrPolicy(grpc::ServerContext*,
+                            const v1::GetMsrPolicyRequest* request,
+                            v1::MsrPolicy* response) override {
+    absl::MutexLock lock(&state_->mu);
+    ++state_->get_msr_policy_calls;
+    if (!state_->vms.contains(request->name())) {
+      return NotFound(request->name());
+    }
+    auto it = state_->msr_policies.find(request->name());
+    if (it != state_->msr_policies.end()) *response = it->second;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetMsrStats(grpc::ServerContext*,
+                           const v1::GetMsrStatsRequest* request,
+                           v1::MsrStats* response) override {
+    absl::MutexLock lock(&state_->mu);
+    ++state_->get_msr_stats_calls;
+    auto vm = state_->vms.find(request->name());
+    if (vm == state_->vms.end()) return NotFound(request->name());
+    const v1::VmState state = vm->second.status().state();
+    if (state != v1::VM_STATE_RUNNING) {
+      return grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          absl::StrCat("vm \"", request->name(), "\" is ",
+                       absl::AsciiStrToLower(v1::VmState_Name(state).substr(9)),
+                       "; MSR stats need state running"));
+    }
+    auto stats = state_->msr_stats.find(request->name());
+    if (stats != state_->msr_stats.end()) *response = stats->second;
+    return grpc::Status::OK;
+  }
+
+ private:
+  static grpc::Status Invalid(const std::string& message) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+  }
+
+  FakeState* state_;
+};
+
 }  // namespace
 
 v1::Vm MakeVm(const std::string& name, v1::VmState state,
@@ -364,11 +455,13 @@ FakeVmd::FakeVmd() : state_(std::make_unique<FakeState>()) {
   vm_service_ = std::make_unique<FakeVmService>(state_.get());
   host_service_ = std::make_unique<FakeHostService>(state_.get());
   probe_service_ = std::make_unique<FakeProbeService>(state_.get());
+  msr_service_ = std::make_unique<FakeMsrService>(state_.get());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address_, grpc::InsecureServerCredentials());
   builder.RegisterService(vm_service_.get());
   builder.RegisterService(host_service_.get());
   builder.RegisterService(probe_service_.get());
+  builder.RegisterService(msr_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) {
     fprintf(stderr, "cannot listen on %s\n", address_.c_str());

@@ -1,7 +1,7 @@
 // An in-process fake of vmd's public API for client tests: a grpc::Server on
 // a unix socket in a fresh temporary directory, serving VmService,
-// HostService and ProbeService from in-memory state the test sets up and
-// inspects.
+// HostService, ProbeService and MsrService from in-memory state the test sets
+// up and inspects.
 #ifndef VMD_TESTS_CLIENT_FAKE_VMD_H_
 #define VMD_TESTS_CLIENT_FAKE_VMD_H_
 
@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "vmd/v1/host.grpc.pb.h"
+#include "vmd/v1/msr.grpc.pb.h"
 #include "vmd/v1/probe.grpc.pb.h"
 #include "vmd/v1/vm.grpc.pb.h"
 
@@ -45,6 +46,19 @@ struct FakeState {
   // answers FAILED_PRECONDITION otherwise.
   v1::RunProbeResponse probe_response ABSL_GUARDED_BY(mu);
   v1::GuestBenchReport bench_report ABSL_GUARDED_BY(mu);
+  // MsrService, for existing VMs. The policy of each VM as stored; a VM
+  // without one has the empty policy (everything allowed).
+  std::map<std::string, v1::MsrPolicy> msr_policies ABSL_GUARDED_BY(mu);
+  // What SetMsrPolicy expands each preset ("default", "strict",
+  // "platform-compat"; others are INVALID_ARGUMENT) to, before it sets the
+  // preset's name; an empty policy when not set.
+  std::map<std::string, v1::MsrPolicy> msr_presets ABSL_GUARDED_BY(mu);
+  // SetMsrPolicy answers these with the stored policy.
+  v1::MsrFilterSummary msr_filter ABSL_GUARDED_BY(mu);
+  std::vector<std::string> msr_warnings ABSL_GUARDED_BY(mu);
+  // GetMsrStats answers these to a RUNNING VM (empty stats when not set),
+  // FAILED_PRECONDITION otherwise.
+  std::map<std::string, v1::MsrStats> msr_stats ABSL_GUARDED_BY(mu);
 
   // Recorded calls.
   std::vector<v1::CreateVmRequest> create_requests ABSL_GUARDED_BY(mu);
@@ -56,6 +70,10 @@ struct FakeState {
   int pause_calls ABSL_GUARDED_BY(mu) = 0;
   std::vector<v1::RunProbeRequest> probe_requests ABSL_GUARDED_BY(mu);
   std::vector<v1::RunGuestBenchRequest> bench_requests ABSL_GUARDED_BY(mu);
+  std::vector<v1::SetMsrPolicyRequest> set_msr_policy_requests
+      ABSL_GUARDED_BY(mu);
+  int get_msr_policy_calls ABSL_GUARDED_BY(mu) = 0;
+  int get_msr_stats_calls ABSL_GUARDED_BY(mu) = 0;
   // Streams (and blocking calls) that ended because the client cancelled.
   int cancelled_calls ABSL_GUARDED_BY(mu) = 0;
 };
@@ -86,6 +104,7 @@ class FakeVmd {
   std::unique_ptr<v1::VmService::Service> vm_service_;
   std::unique_ptr<v1::HostService::Service> host_service_;
   std::unique_ptr<v1::ProbeService::Service> probe_service_;
+  std::unique_ptr<v1::MsrService::Service> msr_service_;
   std::unique_ptr<grpc::Server> server_;
 };
 

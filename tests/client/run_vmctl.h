@@ -17,9 +17,10 @@ struct VmctlResult {
 };
 
 // Runs `vmctl [--address <address>] <args...>`; no --address when `address`
-// is empty.
+// is empty. `stdin_text` is vmctl's standard input.
 inline VmctlResult RunVmctlForTest(const std::string& address,
-                                   const std::vector<std::string>& args) {
+                                   const std::vector<std::string>& args,
+                                   const std::string& stdin_text = "") {
   std::vector<std::string> argv = {"vmctl"};
   if (!address.empty()) {
     argv.push_back("--address");
@@ -28,9 +29,10 @@ inline VmctlResult RunVmctlForTest(const std::string& address,
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<const char*> pointers;
   for (const std::string& arg : argv) pointers.push_back(arg.c_str());
+  std::istringstream in(stdin_text);
   std::ostringstream out, err;
   const int status = client::RunVmctl(static_cast<int>(pointers.size()),
-                                      pointers.data(), out, err);
+                                      pointers.data(), in, out, err);
   return {status, out.str(), err.str()};
 }
 

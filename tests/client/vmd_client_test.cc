@@ -9,6 +9,7 @@
 #include "absl/synchronization/notification.h"
 #include "client/grpc_status.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/client/fake_vmd.h"
 
@@ -237,6 +238,114 @@ TEST_F(VmdClientTest, ProbeServiceErrorsKeepTheirCodeAndMessage) {
   absl::StatusOr<v1::GuestBenchReport> report = client_.RunGuestBench(bench);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(report.status().message(), "vm \"missing\" not found");
+}
+
+TEST_F(VmdClientTest, SetMsrPolicySendsThePolicyOrThePreset) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().msr_filter.set_ranges(2);
+    fake_.state().msr_filter.set_exit_reasons(4);
+    fake_.state().msr_warnings = {"w"};
+    fake_.state().msr_presets["strict"].set_default_action(v1::MSR_ACTION_DENY);
+  }
+  v1::SetMsrPolicyRequest request;
+  request.set_name("a");
+  request.set_request_id("req-1");
+  v1::MsrPolicy* policy = request.mutable_policy();
+  policy->set_default_action(v1::MSR_ACTION_DENY);
+  policy->set_log_denials(true);
+  v1::MsrRule* rule = policy->add_rules();
+  rule->set_first(0x10);
+  rule->set_count(1);
+  rule->set_access(v1::MSR_ACCESS_READ);
+  rule->set_action(v1::MSR_ACTION_EMULATE);
+  v1::MsrHandler* handler = policy->add_handlers();
+  handler->set_index(0x10);
+  handler->set_read(v1::MsrHandler::READ_SOURCE_CONSTANT);
+  handler->set_constant(0xffffffffffffffffu);
+  handler->set_write(v1::MsrHandler::WRITE_ACTION_STORE);
+  absl::StatusOr<v1::SetMsrPolicyResponse> response =
+      client_.SetMsrPolicy(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      response->policy(), request.policy()));
+  EXPECT_EQ(response->filter().ranges(), 2u);
+  EXPECT_EQ(response->filter().exit_reasons(), 4u);
+  EXPECT_THAT(response->warnings(), ElementsAre("w"));
+
+  v1::SetMsrPolicyRequest preset;
+  preset.set_name("b");
+  preset.set_preset("strict");
+  response = client_.SetMsrPolicy(preset);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->policy().default_action(), v1::MSR_ACTION_DENY);
+  EXPECT_EQ(response->policy().preset(), "strict");
+
+  absl::MutexLock lock(&fake_.state().mu);
+  const auto& sent = fake_.state().set_msr_policy_requests;
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(sent[0], request))
+      << sent[0].DebugString();
+  EXPECT_EQ(sent[1].source_case(), v1::SetMsrPolicyRequest::kPreset);
+  EXPECT_EQ(sent[1].preset(), "strict");
+  EXPECT_EQ(sent[1].request_id(), "");
+}
+
+TEST_F(VmdClientTest, GetMsrPolicyAndStats) {
+  {
+    absl::MutexLock lock(&fake_.state().mu);
+    fake_.state().msr_policies["a"].set_preset("platform-compat");
+    v1::MsrCounter* counter = fake_.state().msr_stats["a"].add_counters();
+    counter->set_index(0x3a);
+    counter->set_access(v1::MSR_ACCESS_WRITE);
+    counter->set_outcome(v1::MSR_OUTCOME_DENIED);
+    counter->set_count(7);
+    fake_.state().msr_stats["a"].set_denial_events(7);
+  }
+  v1::GetMsrPolicyRequest get;
+  get.set_name("a");
+  absl::StatusOr<v1::MsrPolicy> policy = client_.GetMsrPolicy(get);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->preset(), "platform-compat");
+
+  v1::GetMsrStatsRequest stats_request;
+  stats_request.set_name("a");
+  absl::StatusOr<v1::MsrStats> stats = client_.GetMsrStats(stats_request);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_EQ(stats->counters_size(), 1);
+  EXPECT_EQ(stats->counters(0).index(), 0x3au);
+  EXPECT_EQ(stats->counters(0).count(), 7u);
+  EXPECT_EQ(stats->denial_events(), 7u);
+}
+
+TEST_F(VmdClientTest, MsrServiceErrorsKeepTheirCodeAndMessage) {
+  v1::SetMsrPolicyRequest set;
+  set.set_name("a");
+  set.set_preset("lax");
+  absl::StatusOr<v1::SetMsrPolicyResponse> response = client_.SetMsrPolicy(set);
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(response.status().message(),
+            "preset: unknown preset \"lax\"; expected default, strict or "
+            "platform-compat");
+
+  set.mutable_policy()->add_rules()->set_first(0x10);  // count 0.
+  response = client_.SetMsrPolicy(set);
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(response.status().message(), "rules[0].count: must be at least 1");
+
+  v1::GetMsrPolicyRequest get;
+  get.set_name("missing");
+  absl::StatusOr<v1::MsrPolicy> policy = client_.GetMsrPolicy(get);
+  EXPECT_EQ(policy.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(policy.status().message(), "vm \"missing\" not found");
+
+  v1::GetMsrStatsRequest stats;
+  stats.set_name("b");
+  absl::StatusOr<v1::MsrStats> got = client_.GetMsrStats(stats);
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(got.status().message(),
+            "vm \"b\" is stopped; MSR stats need state running");
 }
 
 TEST_F(VmdClientTest, ListAllVmsFollowsEveryPage) {
