@@ -98,6 +98,10 @@ class BenchRun {
         return absl::InternalError(absl::StrCat(m.name, ": the guest took exception ",
                                                 result.vector, " after ", samples, " round trips"));
       case VMD_PROBE_TIMEOUT:
+        if (result.vector == VMD_VECTOR_SHUTDOWN) {
+          return absl::AbortedError(absl::StrCat(m.name, ": the guest is shutting down (after ",
+                                                 samples, " round trips)"));
+        }
         return absl::InternalError(absl::StrCat(m.name, ": interrupt vector ", VMD_VECTOR_BENCH,
                                                 " did not arrive within ", VMD_BENCH_MSI_TIMEOUT_MS,
                                                 " ms of request ", samples + 1));

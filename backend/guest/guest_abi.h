@@ -189,9 +189,11 @@ struct vmd_probe_mailbox {
 // in ms (0: none): once a round trip ends past it, the op stops early.
 // Results: out[0] = samples written; out[1] = TSC cycles the op took;
 // out[2] = the last value RDMSR read (BENCH_RDMSR). A fault in the timed
-// instruction ends the op with status FAULT and its vector; a bench MSI not
-// taken within VMD_BENCH_MSI_TIMEOUT_MS ends it with TIMEOUT; out[0] counts
-// the samples before either.
+// instruction ends the op with status FAULT and its vector. Status TIMEOUT
+// ends it early otherwise: vector VMD_VECTOR_BENCH when a bench MSI was not
+// taken within VMD_BENCH_MSI_TIMEOUT_MS, VMD_VECTOR_SHUTDOWN when a shutdown
+// request came (the loops let interrupts in every few thousand round trips).
+// out[0] counts the samples before any of these.
 // ---------------------------------------------------------------------------
 #define VMD_PORT_BENCH 0xfa      // 2 ports, the engine's bench device:
 #define VMD_PORT_BENCH_PIO 0xfa  // out8: dropped by the engine (a null device)

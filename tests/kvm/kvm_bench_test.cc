@@ -3,11 +3,13 @@
 // policy and its probe programs are as before, and what must be refused is.
 // Timing targets (the PIO ratio to the floor) are reported, never asserted:
 // they depend on the host.
+#include <atomic>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -167,6 +169,26 @@ TEST_F(KvmBenchTest, RefusesTooManyIterationsAndOtherWorkloads) {
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument) << report.status();
   report = bench::RunGuestBench(*runner_, Request(10));
   EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition) << report.status();
+}
+
+TEST_F(KvmBenchTest, GracefulStopEndsALongBench) {
+  VMD_REQUIRE_KVM();
+  Boot("kvm", "probe");
+  absl::StatusOr<vmd::v1::GuestBenchReport> report;
+  std::thread bench(
+      [&] { report = bench::RunGuestBench(*runner_, Request(bench::kMaxIterations)); });
+  // Until the first sample is in (guest memory starts zeroed).
+  std::atomic_ref<uint32_t> first_sample(*runner_->memory().At<uint32_t>(VMD_BENCH_SAMPLES_GPA));
+  for (int i = 0; i < 1000 && first_sample.load() == 0; ++i)
+    std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_NE(first_sample.load(), 0u) << "the bench did not start";
+  // The loops let interrupts in every few thousand round trips: the guest
+  // powers off by itself long before the bench's budget is spent.
+  absl::StatusOr<bool> graceful = runner_->Stop(milliseconds(5000), /*force=*/false);
+  bench.join();
+  ASSERT_TRUE(graceful.ok()) << graceful.status();
+  EXPECT_TRUE(*graceful);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kAborted) << report.status();
 }
 
 // No KVM needed: the sim models no exits to time.
