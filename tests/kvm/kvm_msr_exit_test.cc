@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "backend/hypervisor/kvm/kvm_msr_filter.h"
+#include "backend/msr/msr_filter.h"
 #include "backend/hypervisor/kvm/kvm_vm.h"
 #include "tests/kvm/kvm_test_vm.h"
 
@@ -18,47 +18,33 @@ namespace {
 constexpr uint32_t kMsrApicBase = 0x1b;
 constexpr uint64_t kBspApicBase = 0xfee00900;  // default base, enabled, BSP
 
-// Denies guest reads of IA32_APIC_BASE, so they exit to user space.
-void DenyApicBaseReads(Vm& vm) {
-  auto* kvm_vm = dynamic_cast<kvm::KvmVm*>(&vm);
-  ASSERT_NE(kvm_vm, nullptr);
-  kvm::MsrFilter filter;
-  const uint32_t denied[] = {kMsrApicBase};
-  filter.ranges.push_back(kvm::DenyMsrs(kMsrApicBase, 8, denied, /*read=*/true, /*write=*/false));
-  absl::Status s = kvm::SetMsrFilter(kvm_vm->fd(), filter);
-  ASSERT_TRUE(s.ok()) << s;
+// A range of `n` MSRs from `base` that denies exactly `denied` and allows
+// the rest, for reads and/or writes.
+msr::MsrFilterRange DenyMsrs(uint32_t base, uint32_t n, std::vector<uint32_t> denied, uint32_t flags) {
+  msr::MsrFilterRange range{.flags = flags, .base = base, .nmsrs = n};
+  range.bitmap.assign(msr::MsrFilterBitmapBytes(n), 0);
+  for (uint32_t i = 0; i < n; ++i) range.bitmap[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+  for (uint32_t index : denied) range.bitmap[(index - base) / 8] &= static_cast<uint8_t>(~(1u << ((index - base) % 8)));
+  return range;
 }
 
-TEST(KvmMsrFilterTest, FiltersAreValidatedAgainstKvmRules) {
-  kvm::MsrFilter filter;
-  filter.default_deny = true;
-  EXPECT_EQ(kvm::ValidateMsrFilter(filter).code(), absl::StatusCode::kInvalidArgument);
-  filter.default_deny = false;
-  EXPECT_TRUE(kvm::ValidateMsrFilter(filter).ok());  // empty: filtering off
-  const uint32_t none[] = {0};
-  filter.ranges.push_back(kvm::DenyMsrs(0, 16, none, /*read=*/false, /*write=*/false));
-  EXPECT_EQ(kvm::ValidateMsrFilter(filter).code(), absl::StatusCode::kInvalidArgument);
-  filter.ranges[0] = kvm::DenyMsrs(0, 0x600 * 8 + 1, none, true, true);
-  EXPECT_EQ(kvm::ValidateMsrFilter(filter).code(), absl::StatusCode::kInvalidArgument);
-  filter.ranges[0] = kvm::DenyMsrs(0, 16, none, true, true);
-  EXPECT_TRUE(kvm::ValidateMsrFilter(filter).ok());
-  EXPECT_EQ(filter.ranges[0].bitmap, (std::vector<uint8_t>{0xfe, 0xff}));
-  filter.ranges.assign(17, filter.ranges[0]);
-  EXPECT_EQ(kvm::ValidateMsrFilter(filter).code(), absl::StatusCode::kInvalidArgument);
+// Denies guest reads of IA32_APIC_BASE, so they exit to user space.
+void DenyApicBaseReads(Vm& vm) {
+  msr::MsrFilter filter;
+  filter.ranges.push_back(DenyMsrs(kMsrApicBase, 8, {kMsrApicBase}, msr::kMsrFilterRead));
+  absl::Status s = vm.SetMsrFilter(filter);
+  ASSERT_TRUE(s.ok()) << s;
 }
 
 TEST(KvmMsrFilterTest, KvmAcceptsAndClearsFilters) {
   VMD_REQUIRE_KVM();
   absl::StatusOr<std::unique_ptr<TestVm>> vm = TestVm::Create(Options(VMD_WORKLOAD_IDLE));
   ASSERT_TRUE(vm.ok()) << vm.status();
-  auto* kvm_vm = dynamic_cast<kvm::KvmVm*>(&(*vm)->vm());
-  ASSERT_NE(kvm_vm, nullptr);
-  kvm::MsrFilter deny_all;
+  msr::MsrFilter deny_all;
   deny_all.default_deny = true;
-  const uint32_t pmu[] = {0x38d, 0x38f};
-  deny_all.ranges.push_back(kvm::DenyMsrs(0x380, 0x20, pmu, true, true));
-  EXPECT_TRUE(kvm::SetMsrFilter(kvm_vm->fd(), deny_all).ok());
-  EXPECT_TRUE(kvm::SetMsrFilter(kvm_vm->fd(), kvm::MsrFilter{}).ok());  // off again
+  deny_all.ranges.push_back(DenyMsrs(0x380, 0x20, {0x38d, 0x38f}, msr::kMsrFilterReadWrite));
+  EXPECT_TRUE((*vm)->vm().SetMsrFilter(deny_all).ok());
+  EXPECT_TRUE((*vm)->vm().SetMsrFilter(msr::MsrFilter{}).ok());  // off again
 }
 
 TEST(KvmMsrExitTest, FilteredRdmsrExitsAndTakesTheCompletedValue) {

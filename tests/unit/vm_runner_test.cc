@@ -109,8 +109,8 @@ TEST_F(VmRunnerTest, UnknownSimProfileIsRefused) {
 namespace vmd::engine {
 namespace {
 
-v1::ProbeOp Rdmsr(uint32_t index) {
-  v1::ProbeOp op;
+vmd::v1::ProbeOp Rdmsr(uint32_t index) {
+  vmd::v1::ProbeOp op;
   op.mutable_rdmsr()->set_index(index);
   return op;
 }
@@ -119,7 +119,7 @@ TEST_F(VmRunnerTest, ProbeProgramsRunOnTheSimModel) {
   auto runner = VmRunner::Create(Config("probe"));
   ASSERT_TRUE(runner.ok()) << runner.status();
   ASSERT_TRUE((*runner)->Start().ok());
-  v1::RunProbeRequest req;
+  vmd::v1::RunProbeRequest req;
   *req.add_ops() = Rdmsr(0x1b);
   *req.add_ops() = Rdmsr(0x12345678);
   req.add_ops()->mutable_cpuid()->set_leaf(0x40000000);
@@ -139,44 +139,44 @@ TEST_F(VmRunnerTest, ProbeProgramsRunOnTheSimModel) {
   auto resp = (*runner)->RunProbe(req);
   ASSERT_TRUE(resp.ok()) << resp.status();
   ASSERT_EQ(resp->results_size(), 8);
-  EXPECT_EQ(resp->results(0).outcome(), v1::PROBE_OUTCOME_OK);
+  EXPECT_EQ(resp->results(0).outcome(), vmd::v1::PROBE_OUTCOME_OK);
   EXPECT_EQ(resp->results(0).values(0), 0xfee00d00u) << "x2APIC on, BSP";
-  EXPECT_EQ(resp->results(1).outcome(), v1::PROBE_OUTCOME_FAULT);
+  EXPECT_EQ(resp->results(1).outcome(), vmd::v1::PROBE_OUTCOME_FAULT);
   EXPECT_EQ(resp->results(1).vector(), 13u);
   ASSERT_EQ(resp->results(2).values_size(), 4);
   EXPECT_EQ(resp->results(2).values(1), 0x4b4d564bu) << "KVMK";
-  EXPECT_EQ(resp->results(3).outcome(), v1::PROBE_OUTCOME_OK);
-  EXPECT_EQ(resp->results(4).outcome(), v1::PROBE_OUTCOME_OK);
+  EXPECT_EQ(resp->results(3).outcome(), vmd::v1::PROBE_OUTCOME_OK);
+  EXPECT_EQ(resp->results(4).outcome(), vmd::v1::PROBE_OUTCOME_OK);
   EXPECT_EQ(resp->results(4).values(0), 1u);
   EXPECT_EQ(resp->results(6).values(0), 0x11223344u);
-  EXPECT_EQ(resp->results(7).outcome(), v1::PROBE_OUTCOME_TIMEOUT);
+  EXPECT_EQ(resp->results(7).outcome(), vmd::v1::PROBE_OUTCOME_TIMEOUT);
 
   // Programs run one after another on the same mailbox.
-  v1::RunProbeRequest again;
+  vmd::v1::RunProbeRequest again;
   *again.add_ops() = Rdmsr(0x10);
   auto second = (*runner)->RunProbe(again);
   ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_EQ(second->results(0).outcome(), v1::PROBE_OUTCOME_OK);
+  EXPECT_EQ(second->results(0).outcome(), vmd::v1::PROBE_OUTCOME_OK);
 }
 
 TEST_F(VmRunnerTest, ProbesNeedTheProbeWorkloadAndValidOps) {
   auto idle = VmRunner::Create(Config("idle"));
   ASSERT_TRUE(idle.ok());
   ASSERT_TRUE((*idle)->Start().ok());
-  v1::RunProbeRequest req;
+  vmd::v1::RunProbeRequest req;
   *req.add_ops() = Rdmsr(0x10);
   EXPECT_EQ((*idle)->RunProbe(req).status().code(), absl::StatusCode::kFailedPrecondition);
 
   auto runner = VmRunner::Create(Config("probe"));
   ASSERT_TRUE(runner.ok());
   ASSERT_TRUE((*runner)->Start().ok());
-  v1::RunProbeRequest bad;
+  vmd::v1::RunProbeRequest bad;
   bad.add_ops()->mutable_read_memory()->set_address(3);
   bad.mutable_ops(0)->mutable_read_memory()->set_size(4);
   auto s = (*runner)->RunProbe(bad).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("ops[0].read_memory.address"), std::string::npos) << s;
-  EXPECT_EQ((*runner)->RunProbe(v1::RunProbeRequest()).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*runner)->RunProbe(vmd::v1::RunProbeRequest()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
