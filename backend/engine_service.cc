@@ -1,13 +1,10 @@
 #include "backend/engine_service.h"
 
+#include "client/grpc_status.h"
+
 #include "backend/bench/guest_bench.h"
 
 namespace vmd::engine {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 void EngineService::FillStatus(v1::EngineStatus* out) {
   RunnerStatus s = runner_->Status();
@@ -30,20 +27,20 @@ grpc::Status EngineService::GetStatus(grpc::ServerContext*, const v1::GetStatusR
 }
 
 grpc::Status EngineService::Pause(grpc::ServerContext*, const v1::PauseRequest*, v1::EngineStatus* out) {
-  if (absl::Status s = runner_->Pause(); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = runner_->Pause(); !s.ok()) return client::ToGrpcStatus(s);
   FillStatus(out);
   return grpc::Status::OK;
 }
 
 grpc::Status EngineService::Resume(grpc::ServerContext*, const v1::ResumeRequest*, v1::EngineStatus* out) {
-  if (absl::Status s = runner_->Resume(); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = runner_->Resume(); !s.ok()) return client::ToGrpcStatus(s);
   FillStatus(out);
   return grpc::Status::OK;
 }
 
 grpc::Status EngineService::Stop(grpc::ServerContext*, const v1::StopRequest* req, v1::StopResponse* out) {
   absl::StatusOr<bool> graceful = runner_->Stop(std::chrono::milliseconds(req->timeout_ms()), req->force());
-  if (!graceful.ok()) return ToGrpc(graceful.status());
+  if (!graceful.ok()) return client::ToGrpcStatus(graceful.status());
   out->set_graceful(*graceful);
   return grpc::Status::OK;
 }
@@ -51,7 +48,7 @@ grpc::Status EngineService::Stop(grpc::ServerContext*, const v1::StopRequest* re
 grpc::Status EngineService::RunProbe(grpc::ServerContext*, const vmd::v1::RunProbeRequest* req,
                                      vmd::v1::RunProbeResponse* out) {
   absl::StatusOr<vmd::v1::RunProbeResponse> response = runner_->RunProbe(*req);
-  if (!response.ok()) return ToGrpc(response.status());
+  if (!response.ok()) return client::ToGrpcStatus(response.status());
   *out = *std::move(response);
   out->set_backend(hv::BackendName(runner_->Status().backend));
   return grpc::Status::OK;
@@ -60,7 +57,7 @@ grpc::Status EngineService::RunProbe(grpc::ServerContext*, const vmd::v1::RunPro
 grpc::Status EngineService::SetMsrPolicy(grpc::ServerContext*, const vmd::v1::MsrPolicy* req,
                                          vmd::v1::SetMsrPolicyResponse* out) {
   absl::StatusOr<vmd::v1::SetMsrPolicyResponse> response = runner_->SetMsrPolicy(*req);
-  if (!response.ok()) return ToGrpc(response.status());
+  if (!response.ok()) return client::ToGrpcStatus(response.status());
   *out = *std::move(response);
   return grpc::Status::OK;
 }
@@ -80,7 +77,7 @@ grpc::Status EngineService::TakeMsrDenials(grpc::ServerContext*, const v1::TakeM
 grpc::Status EngineService::RunGuestBench(grpc::ServerContext*, const vmd::v1::RunGuestBenchRequest* req,
                                           vmd::v1::GuestBenchReport* out) {
   absl::StatusOr<vmd::v1::GuestBenchReport> report = bench::RunGuestBench(*runner_, *req);
-  if (!report.ok()) return ToGrpc(report.status());
+  if (!report.ok()) return client::ToGrpcStatus(report.status());
   *out = *std::move(report);
   return grpc::Status::OK;
 }

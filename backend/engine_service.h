@@ -34,8 +34,6 @@ class EngineService final : public vmd::engine::v1::Engine::Service {
   VmRunner* const runner_;
 };
 
-// absl::Status -> grpc::Status with the same code and message.
-grpc::Status ToGrpc(const absl::Status& status);
 
 }  // namespace vmd::engine
 

@@ -72,12 +72,11 @@ absl::Status ValidateProbeRequest(const v1::RunProbeRequest& request, uint64_t m
   return absl::OkStatus();
 }
 
-void EncodeProbe(const v1::RunProbeRequest& request, vmd_probe_mailbox* mailbox) {
-  mailbox->magic = VMD_PROBE_MAGIC;
-  mailbox->nops = static_cast<uint32_t>(request.ops_size());
+std::vector<vmd_probe_op> EncodeProbe(const v1::RunProbeRequest& request) {
+  std::vector<vmd_probe_op> ops(static_cast<size_t>(request.ops_size()));
   for (int i = 0; i < request.ops_size(); ++i) {
     const v1::ProbeOp& op = request.ops(i);
-    vmd_probe_op& m = mailbox->ops[i];
+    vmd_probe_op& m = ops[static_cast<size_t>(i)];
     std::memset(&m, 0, sizeof(m));
     switch (op.op_case()) {
       case v1::ProbeOp::kRdmsr:
@@ -121,12 +120,12 @@ void EncodeProbe(const v1::RunProbeRequest& request, vmd_probe_mailbox* mailbox)
         break;
     }
   }
+  return ops;
 }
 
-v1::RunProbeResponse DecodeProbe(const vmd_probe_mailbox& mailbox, uint32_t nops) {
+v1::RunProbeResponse DecodeProbe(std::span<const vmd_probe_op> ops) {
   v1::RunProbeResponse response;
-  for (uint32_t i = 0; i < nops && i < VMD_PROBE_MAX_OPS; ++i) {
-    const vmd_probe_op& m = mailbox.ops[i];
+  for (const vmd_probe_op& m : ops) {
     v1::ProbeResult* r = response.add_results();
     switch (m.status) {
       case VMD_PROBE_OK: r->set_outcome(v1::PROBE_OUTCOME_OK); break;

@@ -5,6 +5,8 @@
 #define VMD_BACKEND_PROBE_PROGRAM_H_
 
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "backend/guest/guest_abi.h"
@@ -22,12 +24,11 @@ inline constexpr uint64_t kMaxSpinIterations = 1000000000;
 // `memory_bytes` bounds guest-physical addresses.
 absl::Status ValidateProbeRequest(const v1::RunProbeRequest& request, uint64_t memory_bytes);
 
-// Writes the ops of a valid request into the mailbox with all results
-// cleared; the caller sets `sequence`.
-void EncodeProbe(const v1::RunProbeRequest& request, vmd_probe_mailbox* mailbox);
+// The mailbox ops of a valid request, results cleared.
+std::vector<vmd_probe_op> EncodeProbe(const v1::RunProbeRequest& request);
 
-// The results of the first `nops` ops.
-v1::RunProbeResponse DecodeProbe(const vmd_probe_mailbox& mailbox, uint32_t nops);
+// The results the guest recorded in `ops`.
+v1::RunProbeResponse DecodeProbe(std::span<const vmd_probe_op> ops);
 
 }  // namespace vmd::probe
 

@@ -252,33 +252,11 @@ absl::StatusOr<vmd::v1::RunProbeResponse> VmRunner::RunProbe(const vmd::v1::RunP
         absl::StrCat("probe programs need workload probe; this VM runs ", config_.workload));
   }
   if (absl::Status s = probe::ValidateProbeRequest(request, memory_->size()); !s.ok()) return s;
-  std::lock_guard probe_lock(probe_mu_);
-  auto* mailbox = memory_->At<vmd_probe_mailbox>(VMD_PROBE_MAILBOX_GPA);
-  uint32_t sequence;
-  {
-    std::lock_guard lock(mu_);
-    if (state_ != RunState::kRunning) {
-      return absl::FailedPreconditionError(absl::StrCat("cannot probe: VM is ", RunStateName(state_)));
-    }
-    probe::EncodeProbe(request, mailbox);
-    sequence = ++probe_sequence_;
-    // Publish the program before the doorbell.
-    std::atomic_ref<uint32_t>(mailbox->sequence).store(sequence, std::memory_order_release);
-  }
-  if (absl::Status s = vm_->SignalMsi(0, VMD_VECTOR_PROBE); !s.ok()) return s;
-  const auto timeout = std::chrono::milliseconds(request.timeout_ms() == 0 ? probe::kDefaultTimeoutMs
-                                                                           : request.timeout_ms());
-  std::unique_lock lock(mu_);
-  bool finished = cv_.wait_for(lock, timeout, [&] { return probe_done_ == sequence || state_ != RunState::kRunning; });
-  if (probe_done_ != sequence) {
-    if (!finished) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("the guest did not finish the probe program within ", timeout.count(), " ms"));
-    }
-    return absl::AbortedError(absl::StrCat("the VM became ", RunStateName(state_), " during the probe program"));
-  }
-  std::atomic_thread_fence(std::memory_order_acquire);
-  return probe::DecodeProbe(*mailbox, mailbox->nops);
+  const auto timeout =
+      std::chrono::milliseconds(request.timeout_ms() == 0 ? probe::kDefaultTimeoutMs : request.timeout_ms());
+  absl::StatusOr<std::vector<vmd_probe_op>> done = RunMailboxOps(probe::EncodeProbe(request), timeout);
+  if (!done.ok()) return done.status();
+  return probe::DecodeProbe(*done);
 }
 
 }  // namespace vmd::engine
@@ -304,7 +282,30 @@ absl::Status VmRunner::WithVcpusParked(const std::function<absl::Status()>& fn) 
 
 absl::StatusOr<vmd::v1::SetMsrPolicyResponse> VmRunner::SetMsrPolicy(const vmd::v1::MsrPolicy& policy) {
   std::lock_guard control(control_mu_);
-  absl::StatusOr<MsrPolicyRuntime::Prepared> prepared = msr_policy_.Prepare(policy);
+  absl::StatusOr<vmd::v1::SetMsrPolicyResponse> response = InstallMsrPolicy(policy);
+  if (response.ok()) user_msr_policy_ = policy;
+  return response;
+}
+
+absl::Status VmRunner::SetMsrOverlay(std::optional<vmd::v1::MsrPolicy> overlay) {
+  std::lock_guard control(control_mu_);
+  std::optional<vmd::v1::MsrPolicy> previous = std::move(msr_overlay_);
+  msr_overlay_ = std::move(overlay);
+  absl::Status s = InstallMsrPolicy(user_msr_policy_).status();
+  if (!s.ok()) msr_overlay_ = std::move(previous);
+  return s;
+}
+
+absl::StatusOr<vmd::v1::SetMsrPolicyResponse> VmRunner::InstallMsrPolicy(const vmd::v1::MsrPolicy& policy) {
+  vmd::v1::MsrPolicy effective = policy;
+  if (msr_overlay_) {
+    // First match wins: the overlay's rules go in front.
+    effective.clear_rules();
+    for (const auto& r : msr_overlay_->rules()) *effective.add_rules() = r;
+    for (const auto& r : policy.rules()) *effective.add_rules() = r;
+    for (const auto& h : msr_overlay_->handlers()) *effective.add_handlers() = h;
+  }
+  absl::StatusOr<MsrPolicyRuntime::Prepared> prepared = msr_policy_.Prepare(effective);
   if (!prepared.ok()) return prepared.status();
   vmd::v1::SetMsrPolicyResponse response;
   *response.mutable_policy() = policy;

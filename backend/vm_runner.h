@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -65,6 +66,10 @@ class VmRunner {
   // together while every vCPU is parked outside Run(), so no access is
   // trapped under one policy and answered under another.
   absl::StatusOr<vmd::v1::SetMsrPolicyResponse> SetMsrPolicy(const vmd::v1::MsrPolicy& policy);
+  // Puts the rules and handlers of `overlay` in front of the VM's policy
+  // (the guest micro-benchmark's trapped MSR) until it is cleared; the
+  // policy SetMsrPolicy sets, also meanwhile, stays the VM's policy.
+  absl::Status SetMsrOverlay(std::optional<vmd::v1::MsrPolicy> overlay);
   MsrPolicyRuntime& msr_policy() { return msr_policy_; }
 
   // For the guest micro-benchmarks (backend/bench): runs mailbox ops as
@@ -84,6 +89,8 @@ class VmRunner {
   // Ends the VM with `state`; the first caller wins. Requires mu_.
   void FinishLocked(RunState state, std::string reason, std::string dump);
   void KickAll();
+  // Installs the overlay (if any) in front of `policy`. Requires control_mu_.
+  absl::StatusOr<vmd::v1::SetMsrPolicyResponse> InstallMsrPolicy(const vmd::v1::MsrPolicy& policy);
   // Runs `fn` under mu_ with no vCPU inside Run() (parking running vCPUs).
   absl::Status WithVcpusParked(const std::function<absl::Status()>& fn);
 
@@ -98,6 +105,8 @@ class VmRunner {
   IoBus io_bus_;
 
   MsrPolicyRuntime msr_policy_;
+  vmd::v1::MsrPolicy user_msr_policy_;                    // guarded by control_mu_
+  std::optional<vmd::v1::MsrPolicy> msr_overlay_;         // guarded by control_mu_
 
   std::mutex control_mu_;  // serializes Pause, Resume and SetMsrPolicy
   std::mutex mu_;

@@ -1,6 +1,7 @@
 #include "daemon/engine_client.h"
 
 #include "absl/strings/str_cat.h"
+#include "client/grpc_status.h"
 #include "grpcpp/grpcpp.h"
 
 namespace vmd::daemon {
@@ -13,7 +14,8 @@ absl::StatusOr<Response> Call(Method method, const Request& request, std::chrono
   Response response;
   grpc::Status s = method(&ctx, request, &response);
   if (!s.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), absl::StrCat("engine: ", s.error_message()));
+    absl::Status status = client::ToAbslStatus(s);
+    return absl::Status(status.code(), absl::StrCat("engine: ", status.message()));
   }
   return response;
 }

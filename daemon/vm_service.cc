@@ -27,11 +27,6 @@ grpc::Status Answer(absl::StatusOr<T> result, T* out) {
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
 grpc::Status VmServiceImpl::CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* req, v1::Vm* resp) {
   return Answer(manager_->CreateVm(*req), resp);
 }

@@ -3,6 +3,7 @@
 #ifndef VMD_DAEMON_VM_SERVICE_H_
 #define VMD_DAEMON_VM_SERVICE_H_
 
+#include "client/grpc_status.h"
 #include "daemon/vm_manager.h"
 #include "vmd/v1/vm.grpc.pb.h"
 
@@ -37,7 +38,7 @@ class VmServiceImpl final : public VmServiceBase {
   VmManager* const manager_;
 };
 
-grpc::Status ToGrpcStatus(const absl::Status& status);
+using client::ToGrpcStatus;
 
 }  // namespace vmd::daemon
 

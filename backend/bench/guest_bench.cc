@@ -131,39 +131,27 @@ class BenchRun {
   // reads of VMD_BENCH_MSR to the engine and a handler that answers them,
   // for the measurement only.
   absl::StatusOr<vmd::v1::LatencyFigures> MeasureUserMsr(const Measurement& m) {
-    const vmd::v1::MsrPolicy previous = runner_.msr_policy().policy();
-    vmd::v1::MsrPolicy with_bench = previous;
-    vmd::v1::MsrRule rule;
-    rule.set_first(VMD_BENCH_MSR);
-    rule.set_count(1);
-    rule.set_access(vmd::v1::MSR_ACCESS_READ);
-    rule.set_action(vmd::v1::MSR_ACTION_EMULATE);
-    with_bench.mutable_rules()->Add(std::move(rule));
-    // First rule wins: move it in front of the policy's own.
-    std::rotate(with_bench.mutable_rules()->rbegin(), with_bench.mutable_rules()->rbegin() + 1,
-                with_bench.mutable_rules()->rend());
-    auto* handlers = with_bench.mutable_handlers();
-    handlers->erase(
-        std::remove_if(handlers->begin(), handlers->end(),
-                       [](const vmd::v1::MsrHandler& h) { return h.index() == VMD_BENCH_MSR; }),
-        handlers->end());
-    vmd::v1::MsrHandler* handler = handlers->Add();
+    vmd::v1::MsrPolicy overlay;
+    vmd::v1::MsrRule* rule = overlay.add_rules();
+    rule->set_first(VMD_BENCH_MSR);
+    rule->set_count(1);
+    rule->set_access(vmd::v1::MSR_ACCESS_READ);
+    rule->set_action(vmd::v1::MSR_ACTION_EMULATE);
+    vmd::v1::MsrHandler* handler = overlay.add_handlers();
     handler->set_index(VMD_BENCH_MSR);
     handler->set_read(vmd::v1::MsrHandler::READ_SOURCE_CONSTANT);
     handler->set_constant(VMD_BENCH_MSR_VALUE);
     handler->set_write(vmd::v1::MsrHandler::WRITE_ACTION_GP);
-    if (auto s = runner_.SetMsrPolicy(with_bench); !s.ok()) {
-      return absl::Status(
-          s.status().code(),
-          absl::StrCat(
-              m.name, ": cannot add the bench MSR to the VM's MSR policy: ", s.status().message()));
+    // An overlay, not a policy change: a policy set meanwhile stays in force
+    // when the overlay goes.
+    if (absl::Status s = runner_.SetMsrOverlay(overlay); !s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat(m.name, ": cannot trap the bench MSR: ", s.message()));
     }
     uint64_t value = 0;
     absl::StatusOr<std::vector<uint32_t>> cycles = RunInGuest(m, &value);
-    if (auto s = runner_.SetMsrPolicy(previous); !s.ok()) {
-      return absl::Status(
-          s.status().code(),
-          absl::StrCat(m.name, ": cannot restore the VM's MSR policy: ", s.status().message()));
+    if (absl::Status s = runner_.SetMsrOverlay(std::nullopt); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(m.name, ": cannot remove the bench MSR trap: ", s.message()));
     }
     if (!cycles.ok()) return cycles.status();
     if (value != VMD_BENCH_MSR_VALUE) {
