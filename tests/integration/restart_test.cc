@@ -5,11 +5,14 @@
 
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include "grpcpp/grpcpp.h"
+#include "backend/guest/guest_abi.h"
 #include "tests/integration/daemon_process.h"
+#include "vmd/v1/probe.grpc.pb.h"
 
 namespace vmd::testing {
 namespace {
@@ -159,6 +162,59 @@ TEST(RestartTest, AnEngineThatDiedWhileVmdWasDownIsReportedCrashed) {
   EXPECT_EQ(lost.status().state(), v1::VM_STATE_CRASHED);
   EXPECT_NE(lost.status().exit().reason().find("was gone when vmd restarted"), std::string::npos)
       << lost.status().exit().reason();
+}
+
+}  // namespace
+}  // namespace vmd::testing
+
+namespace vmd::testing {
+namespace {
+
+// A guest that triple-faults on kvm: its VM turns CRASHED with the exit
+// reason and the vCPU registers in its status. The probe clears the guest's
+// top-level page table entry and then touches memory the TLB has not seen.
+TEST(CrashTest, AGuestTripleFaultOnKvmIsReportedWithRegisters) {
+  DaemonProcess daemon;
+  daemon.Start();
+  grpc::ClientContext hctx;
+  v1::HostInfo host;
+  ASSERT_TRUE(daemon.host()->GetHostInfo(&hctx, {}, &host).ok());
+  for (const auto& b : host.backends()) {
+    if (b.name() == "kvm" && !b.usable()) GTEST_SKIP() << "kvm is not usable here: " << b.reason();
+  }
+  std::cout << "[kvm] ran on real KVM" << std::endl;
+  auto s = daemon.vms();
+  grpc::ClientContext c1, c2;
+  v1::CreateVmRequest create;
+  *create.mutable_spec() = SmallSpec("doomed", v1::BACKEND_KVM, "probe");
+  v1::Vm vm;
+  ASSERT_TRUE(s->CreateVm(&c1, create, &vm).ok());
+  v1::StartVmRequest start;
+  start.set_name("doomed");
+  ASSERT_TRUE(s->StartVm(&c2, start, &vm).ok());
+
+  auto probe = v1::ProbeService::NewStub(daemon.channel());
+  v1::RunProbeRequest req;
+  req.set_name("doomed");
+  auto* clear = req.add_ops()->mutable_write_memory();
+  clear->set_address(VMD_PAGE_TABLES_GPA);  // PML4[0]: all of guest memory
+  clear->set_size(8);
+  clear->set_value(0);
+  auto* touch = req.add_ops()->mutable_read_memory();
+  touch->set_address(24u << 20);
+  touch->set_size(8);
+  req.set_timeout_ms(5000);
+  grpc::ClientContext pctx;
+  v1::RunProbeResponse resp;
+  grpc::Status st = probe->RunProbe(&pctx, req, &resp);
+  EXPECT_FALSE(st.ok()) << "the guest survived losing its page tables";
+
+  ASSERT_TRUE(WaitForState(s.get(), "doomed", v1::VM_STATE_CRASHED));
+  v1::Vm crashed = Get(s.get(), "doomed");
+  EXPECT_NE(crashed.status().exit().reason().find("shutdown"), std::string::npos) << crashed.status().exit().reason();
+  EXPECT_NE(crashed.status().exit().register_dump().find("rip="), std::string::npos)
+      << crashed.status().exit().register_dump();
+  EXPECT_EQ(crashed.status().exit().code(), 2) << "the engine's exit code for a crashed guest";
 }
 
 }  // namespace

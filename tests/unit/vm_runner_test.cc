@@ -4,6 +4,7 @@
 #include "backend/vm_runner.h"
 
 #include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -43,6 +44,30 @@ class VmRunnerTest : public ::testing::Test {
   }
   std::string dir_;
 };
+
+// On kvm too, when it is usable: the counter lives in guest memory, written by
+// the real firmware, so a paused guest that made progress would show.
+TEST_F(VmRunnerTest, PauseStopsProgressOnKvm) {
+  if (!hv::ProbeBackends()[0].usable) GTEST_SKIP() << "kvm is not usable here: " << hv::ProbeBackends()[0].reason;
+  EngineConfig config = Config("counter");
+  config.backend = "kvm";
+  auto runner = VmRunner::Create(config);
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  ASSERT_TRUE((*runner)->Start().ok());
+  std::cout << "[kvm] ran on real KVM" << std::endl;
+  ASSERT_TRUE(Eventually([&] { return (*runner)->Status().guest_counter > 0; }));
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE((*runner)->Pause().ok());
+    uint64_t paused_at = (*runner)->Status().guest_counter;
+    std::this_thread::sleep_for(milliseconds(100));
+    EXPECT_EQ((*runner)->Status().guest_counter, paused_at) << "a paused kvm guest made progress";
+    ASSERT_TRUE((*runner)->Resume().ok());
+    ASSERT_TRUE(Eventually([&] { return (*runner)->Status().guest_counter > paused_at; }));
+  }
+  auto graceful = (*runner)->Stop(milliseconds(5000), /*force=*/false);
+  ASSERT_TRUE(graceful.ok());
+  EXPECT_TRUE(*graceful);
+}
 
 TEST_F(VmRunnerTest, PauseStopsProgressAndResumeContinues) {
   auto runner = VmRunner::Create(Config("counter"));
