@@ -129,8 +129,12 @@ absl::Status KvmVm::LoadGuest(GuestMemory& memory) {
   std::copy(image.begin(), image.end(), window.begin());
   if (absl::Status s = WriteLongModeTables(memory); !s.ok()) return s;
 
+  // The TSC frequency comes from the VM when KVM can say (VM_TSC_CONTROL),
+  // else from vCPU 0 when CreateVcpu makes it: a scratch VM just to ask would
+  // cost every engine start several milliseconds.
   if (auto* boot = memory.At<vmd_boot_info>(VMD_BOOT_INFO_GPA);
-      boot != nullptr && boot->magic == VMD_BOOT_INFO_MAGIC && boot->tsc_khz == 0) {
+      boot != nullptr && boot->magic == VMD_BOOT_INFO_MAGIC && boot->tsc_khz == 0 &&
+      CheckExtension(host_.kvm_fd.get(), KVM_CAP_VM_TSC_CONTROL) > 0) {
     absl::StatusOr<uint64_t> khz = GuestTscKhz(host_.kvm_fd.get(), vm_fd_.get());
     if (!khz.ok()) return khz.status();
     boot->tsc_khz = *khz;
@@ -157,6 +161,12 @@ absl::StatusOr<std::unique_ptr<Vcpu>> KvmVm::CreateVcpu(uint32_t id) {
   if (!fd.ok()) return fd.status();
   Fd vcpu_fd(*fd);
   const int raw_fd = vcpu_fd.get();
+  if (auto* boot = memory_->At<vmd_boot_info>(VMD_BOOT_INFO_GPA);
+      boot != nullptr && boot->magic == VMD_BOOT_INFO_MAGIC && boot->tsc_khz == 0) {
+    absl::StatusOr<int> khz = Ioctl(raw_fd, KVM_GET_TSC_KHZ, "KVM_GET_TSC_KHZ");
+    if (!khz.ok()) return khz.status();
+    boot->tsc_khz = static_cast<uint64_t>(*khz);  // read by the firmware once it runs
+  }
 
   // CPUID first: KVM validates EFER and CR4 in KVM_SET_SREGS against it.
   if (absl::Status s = SetVcpuCpuid(raw_fd, BuildVcpuCpuid(host_.supported_cpuid, id,
