@@ -72,7 +72,11 @@ static const char* workload_name(uint32_t workload) {
   return 0;
 }
 
-static __attribute__((noreturn)) void bsp_main(void) {
+// Checks the boot info and prints the boot line. It runs first on the BSP,
+// before the IDT and the APIC are set up: the console needs only port I/O,
+// and the line then marks the start of the guest (the start latency vmd
+// reports) rather than the end of the firmware's own setup.
+static uint32_t bsp_banner(void) {
   const volatile struct vmd_boot_info* boot = BOOT_INFO;
   struct line line;
   line_start(&line);
@@ -98,7 +102,11 @@ static __attribute__((noreturn)) void bsp_main(void) {
   line_u64(&line, boot->vcpus);
   line_str(&line, " vcpu(s)\n");
   console_line(&line);
+  return workload;
+}
 
+static __attribute__((noreturn)) void bsp_main(uint32_t workload) {
+  const volatile struct vmd_boot_info* boot = BOOT_INFO;
   if (workload == VMD_WORKLOAD_COUNTER) workload_counter(boot->heartbeat_ms, boot->tsc_khz);
   if (workload == VMD_WORKLOAD_PROBE) workload_probe(boot->tsc_khz);
   workload_idle();
@@ -109,7 +117,9 @@ void vmd_main(uint32_t id, uint64_t boot_info_gpa) {
   (void)boot_info_gpa;  // always VMD_BOOT_INFO_GPA
   percpu_init(id);
   gdt_load();
+  uint32_t workload = 0;
   if (id == 0) {
+    workload = bsp_banner();
     idt_build();
     diag_init();
     __atomic_store_n(&global_ready, 1u, __ATOMIC_RELEASE);
@@ -120,6 +130,6 @@ void vmd_main(uint32_t id, uint64_t boot_info_gpa) {
   if (!apic_init(id)) __atomic_add_fetch(&GUEST_DIAG->apic_id_mismatches, 1, __ATOMIC_RELAXED);
   if (id == 0) fixup_selftest();
   __atomic_add_fetch(&GUEST_DIAG->vcpus_online, 1, __ATOMIC_RELEASE);
-  if (id == 0) bsp_main();
+  if (id == 0) bsp_main(workload);
   ap_park();
 }
