@@ -4,17 +4,12 @@
 
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "tests/client/proto_test_util.h"
 
 namespace vmd::client {
 namespace {
 
-template <typename Message>
-Message Parse(const std::string& text) {
-  Message message;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message))
-      << text;
-  return message;
-}
+using ::vmd::testing::Parse;
 
 v1::MsrHandler Handler(const std::string& text) {
   return Parse<v1::MsrHandler>(text);

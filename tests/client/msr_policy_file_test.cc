@@ -13,19 +13,18 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/client/proto_test_util.h"
 
 namespace vmd::client {
 namespace {
+
+using ::vmd::testing::EqualsProto;
 
 v1::MsrPolicy Policy(const std::string& text) {
   v1::MsrPolicy policy;
   EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &policy))
       << text;
   return policy;
-}
-
-MATCHER_P(EqualsProto, expected, "") {
-  return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
 }
 
 // ParseMsrPolicyJson's error message; "" (with a test failure) when it

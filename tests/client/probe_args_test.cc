@@ -7,9 +7,12 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/client/proto_test_util.h"
 
 namespace vmd::client {
 namespace {
+
+using ::vmd::testing::EqualsProto;
 
 using ::testing::ElementsAre;
 
@@ -19,10 +22,6 @@ v1::ProbeOp Op(const std::string& text) {
   EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &op))
       << text;
   return op;
-}
-
-MATCHER_P(EqualsProto, expected, "") {
-  return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
 }
 
 // ParseProbeOp's op, or an empty op (with a test failure) on error.

@@ -15,11 +15,15 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/client/proto_test_util.h"
 #include "tests/client/fake_vmd.h"
 #include "tests/client/run_vmctl.h"
 
 namespace vmd::client {
 namespace {
+
+using ::vmd::testing::Parse;
+using ::vmd::testing::EqualsProto;
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -27,18 +31,6 @@ using ::testing::StartsWith;
 using ::vmd::testing::FakeVmd;
 using ::vmd::testing::MakeVm;
 using ::vmd::testing::VmctlResult;
-
-template <typename Message>
-Message Parse(const std::string& text) {
-  Message message;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message))
-      << text;
-  return message;
-}
-
-MATCHER_P(EqualsProto, expected, "") {
-  return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
-}
 
 constexpr char kPolicyJson[] = R"json({
   "defaultAction": "MSR_ACTION_DENY",

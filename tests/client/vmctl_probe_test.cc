@@ -9,11 +9,14 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/client/proto_test_util.h"
 #include "tests/client/fake_vmd.h"
 #include "tests/client/run_vmctl.h"
 
 namespace vmd::client {
 namespace {
+
+using ::vmd::testing::Parse;
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -21,14 +24,6 @@ using ::testing::StartsWith;
 using ::vmd::testing::FakeVmd;
 using ::vmd::testing::MakeVm;
 using ::vmd::testing::VmctlResult;
-
-template <typename Message>
-Message Parse(const std::string& text) {
-  Message message;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message))
-      << text;
-  return message;
-}
 
 class VmctlProbeTest : public ::testing::Test {
  protected:
