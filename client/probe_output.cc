@@ -64,12 +64,16 @@ std::string FormatOkValues(const v1::ProbeOp& op,
   }
 }
 
-// NAME SAMPLES P50 P99 DESCRIPTION; latencies in whole nanoseconds.
+// NAME SAMPLES P50 P99 (whole nanoseconds) P50 P99 (guest TSC cycles)
+// DESCRIPTION.
 std::vector<std::string> LatencyRow(const v1::LatencyFigures& figures) {
   return {figures.name().empty() ? "-" : figures.name(),
           absl::StrCat(figures.samples()),
           absl::StrFormat("%.0f", figures.p50_ns()),
-          absl::StrFormat("%.0f", figures.p99_ns()), figures.description()};
+          absl::StrFormat("%.0f", figures.p99_ns()),
+          absl::StrCat(figures.p50_cycles()),
+          absl::StrCat(figures.p99_cycles()),
+          figures.description()};
 }
 
 }  // namespace
@@ -180,7 +184,7 @@ std::string RenderGuestBench(const v1::GuestBenchReport& report) {
           ? absl::StrFormat("%.2fx", report.pio_ratio_to_floor())
           : "-";
   return absl::StrCat(
-      RenderTable({"NAME", "SAMPLES", "P50 NS", "P99 NS", "DESCRIPTION"}, rows),
+      RenderTable({"NAME", "SAMPLES", "P50 NS", "P99 NS", "P50 CYCLES", "P99 CYCLES", "DESCRIPTION"}, rows),
       "pio ratio to floor: ", ratio, " (target <= 1.2)\n",
       "tsc: ", report.tsc_khz(), " kHz\n");
 }

@@ -62,6 +62,8 @@ vmd::v1::LatencyFigures Figures(const std::string& name, const std::string& desc
   f.set_samples(summary.samples);
   f.set_p50_ns(summary.p50_ns);
   f.set_p99_ns(summary.p99_ns);
+  f.set_p50_cycles(summary.p50_cycles);
+  f.set_p99_cycles(summary.p99_cycles);
   return f;
 }
 

@@ -35,8 +35,10 @@ LatencySummary Summarize(std::span<const uint32_t> cycles, uint64_t tsc_khz) {
   if (cycles.empty()) return s;
   std::vector<uint32_t> sorted(cycles.begin(), cycles.end());
   std::sort(sorted.begin(), sorted.end());
-  s.p50_ns = CyclesToNs(sorted[NearestRank(sorted.size(), 50) - 1], tsc_khz);
-  s.p99_ns = CyclesToNs(sorted[NearestRank(sorted.size(), 99) - 1], tsc_khz);
+  s.p50_cycles = sorted[NearestRank(sorted.size(), 50) - 1];
+  s.p99_cycles = sorted[NearestRank(sorted.size(), 99) - 1];
+  s.p50_ns = CyclesToNs(s.p50_cycles, tsc_khz);
+  s.p99_ns = CyclesToNs(s.p99_cycles, tsc_khz);
   return s;
 }
 

@@ -11,6 +11,8 @@ struct LatencySummary {
   uint64_t samples = 0;
   double p50_ns = 0;
   double p99_ns = 0;
+  uint64_t p50_cycles = 0;
+  uint64_t p99_cycles = 0;
 };
 
 // The nearest-rank percentile (the smallest sample with at least p% of the

@@ -185,6 +185,8 @@ TEST(RenderGuestBenchTest, ResultsThenTheFloorAndTheSummary) {
       samples: 10000
       p50_ns: 1234.4
       p99_ns: 2345.6
+      p50_cycles: 3696
+      p99_cycles: 7026
     }
     results {
       name: "msr_user_exit"
@@ -192,6 +194,8 @@ TEST(RenderGuestBenchTest, ResultsThenTheFloorAndTheSummary) {
       samples: 10000
       p50_ns: 1401
       p99_ns: 1999.5
+      p50_cycles: 4196
+      p99_cycles: 5990
     }
     raw_kvm_floor {
       name: "raw_kvm_pio"
@@ -199,17 +203,19 @@ TEST(RenderGuestBenchTest, ResultsThenTheFloorAndTheSummary) {
       samples: 10000
       p50_ns: 1153.7
       p99_ns: 1300
+      p50_cycles: 3456
+      p99_cycles: 3894
     }
     pio_ratio_to_floor: 1.0699
     tsc_khz: 2995200
   )pb");
   EXPECT_EQ(RenderGuestBench(report),
-            "NAME            SAMPLES   P50 NS   P99 NS   DESCRIPTION\n"
-            "pio_exit        10000     1234     2346     "
+            "NAME            SAMPLES   P50 NS   P99 NS   P50 CYCLES   P99 CYCLES   DESCRIPTION\n"
+            "pio_exit        10000     1234     2346     3696         7026         "
             "OUT to a port the engine answers\n"
-            "msr_user_exit   10000     1401     2000     "
+            "msr_user_exit   10000     1401     2000     4196         5990         "
             "RDMSR of an MSR filtered to user space\n"
-            "raw_kvm_pio     10000     1154     1300     "
+            "raw_kvm_pio     10000     1154     1300     3456         3894         "
             "minimal KVM_RUN loop\n"
             "pio ratio to floor: 1.07x (target <= 1.2)\n"
             "tsc: 2995200 kHz\n");
@@ -217,7 +223,7 @@ TEST(RenderGuestBenchTest, ResultsThenTheFloorAndTheSummary) {
 
 TEST(RenderGuestBenchTest, EmptyReport) {
   EXPECT_EQ(RenderGuestBench(v1::GuestBenchReport()),
-            "NAME   SAMPLES   P50 NS   P99 NS   DESCRIPTION\n"
+            "NAME   SAMPLES   P50 NS   P99 NS   P50 CYCLES   P99 CYCLES   DESCRIPTION\n"
             "pio ratio to floor: - (target <= 1.2)\n"
             "tsc: 0 kHz\n");
 }

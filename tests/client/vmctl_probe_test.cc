@@ -260,6 +260,8 @@ v1::GuestBenchReport TestReport() {
       samples: 1000
       p50_ns: 1234.4
       p99_ns: 2345.6
+      p50_cycles: 3696
+      p99_cycles: 7026
     }
     results {
       name: "msi_irqfd"
@@ -267,6 +269,8 @@ v1::GuestBenchReport TestReport() {
       samples: 1000
       p50_ns: 5012
       p99_ns: 9000
+      p50_cycles: 4196
+      p99_cycles: 5990
     }
     raw_kvm_floor {
       name: "raw_kvm_pio"
@@ -274,6 +278,8 @@ v1::GuestBenchReport TestReport() {
       samples: 1000
       p50_ns: 1153.7
       p99_ns: 1300
+      p50_cycles: 3456
+      p99_cycles: 3894
     }
     pio_ratio_to_floor: 1.0699
     tsc_khz: 2995200
@@ -289,12 +295,12 @@ TEST_F(VmctlProbeTest, BenchPrintsTheTableAndSummary) {
   ASSERT_EQ(r.exit_status, 0) << r.err;
   EXPECT_THAT(r.err, IsEmpty());
   EXPECT_EQ(r.out,
-            "NAME          SAMPLES   P50 NS   P99 NS   DESCRIPTION\n"
-            "pio_exit      1000      1234     2346     "
+            "NAME          SAMPLES   P50 NS   P99 NS   P50 CYCLES   P99 CYCLES   DESCRIPTION\n"
+            "pio_exit      1000      1234     2346     3696         7026         "
             "OUT to the engine and back\n"
-            "msi_irqfd     1000      5012     9000     "
+            "msi_irqfd     1000      5012     9000     4196         5990         "
             "irqfd MSI to the guest's handler\n"
-            "raw_kvm_pio   1000      1154     1300     minimal KVM_RUN loop\n"
+            "raw_kvm_pio   1000      1154     1300     3456         3894         minimal KVM_RUN loop\n"
             "pio ratio to floor: 1.07x (target <= 1.2)\n"
             "tsc: 2995200 kHz\n");
   const std::vector<v1::RunGuestBenchRequest> requests = BenchRequests();
