@@ -366,10 +366,14 @@ absl::StatusOr<v1::Vm> VmManager::Stop(v1::Vm& vm, const v1::StopVmRequest& requ
     supervisor_->Kill(pid, SIGKILL);
     exit = supervisor_->WaitForExit(pid, kEngineExitGrace);
   }
-  std::string message = graceful.ok() && *graceful ? "guest powered off"
-                        : force                     ? "powered off"
-                                                    : absl::StrCat("forced off after ", timeout_ms, " ms");
-  if (!graceful.ok()) message = absl::StrCat("engine did not answer stop (", graceful.status().message(), "); killed");
+  std::string message;
+  if (!graceful.ok()) {
+    message = absl::StrCat("engine did not answer stop (", graceful.status().message(), "); killed");
+  } else if (*graceful) {
+    message = "guest powered off";
+  } else {
+    message = force ? "powered off" : absl::StrCat("forced off after ", timeout_ms, " ms");
+  }
   v1::ExitStatus* es = vm.mutable_status()->mutable_exit();
   es->Clear();
   if (exit) {
