@@ -50,8 +50,6 @@ class EngineSupervisor {
   std::optional<EngineExit> WaitForExit(pid_t pid, std::chrono::milliseconds timeout);
   void Kill(pid_t pid, int signal);
 
-  const std::string& engine_path() const { return engine_path_; }
-
  private:
   struct Watched {
     std::string tag;

@@ -14,9 +14,17 @@ void EventLog::Publish(const v1::Event& event) {
   cv_.notify_all();
 }
 
-uint64_t EventLog::last_sequence() {
-  std::lock_guard lock(mu_);
-  return last_sequence_;
+v1::Event MakeVmEvent(const v1::Vm& vm, v1::EventType type, v1::VmState new_state, std::string message,
+                      google::protobuf::Timestamp time) {
+  v1::Event e;
+  *e.mutable_time() = std::move(time);
+  e.set_type(type);
+  e.set_vm_id(vm.id());
+  e.set_vm_name(vm.spec().name());
+  e.set_old_state(vm.status().state());
+  e.set_new_state(new_state);
+  e.set_message(std::move(message));
+  return e;
 }
 
 absl::StatusOr<uint64_t> EventLog::Read(uint64_t after_sequence, const std::string& vm_name,

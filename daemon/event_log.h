@@ -13,9 +13,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "vmd/v1/vm.pb.h"
 
 namespace vmd::daemon {
+
+// An event about `vm` (its id, name and current state as old_state).
+v1::Event MakeVmEvent(const v1::Vm& vm, v1::EventType type, v1::VmState new_state, std::string message,
+                      google::protobuf::Timestamp time);
 
 class EventLog {
  public:
@@ -30,8 +35,6 @@ class EventLog {
   // OUT_OF_RANGE when events after `after_sequence` are no longer retained.
   absl::StatusOr<uint64_t> Read(uint64_t after_sequence, const std::string& vm_name,
                                 std::chrono::milliseconds timeout, std::vector<v1::Event>* out);
-
-  uint64_t last_sequence();
 
  private:
   const size_t capacity_;

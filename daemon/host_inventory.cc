@@ -7,6 +7,14 @@
 
 namespace vmd::daemon {
 
+std::string EffectiveBackend(const v1::VmSpec& spec, const v1::HostInfo& host) {
+  switch (spec.backend()) {
+    case v1::BACKEND_KVM: return "kvm";
+    case v1::BACKEND_SIM: return "sim";
+    default: return host.auto_backend();
+  }
+}
+
 absl::StatusOr<v1::HostInfo> ParseHostProbe(const std::string& json_text) {
   nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return absl::InternalError("host probe: output is not JSON");

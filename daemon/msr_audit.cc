@@ -42,14 +42,10 @@ void MsrAudit::CollectOnce() {
       if (!denials.ok()) continue;  // an engine that is going away
       std::vector<v1::Event> events;
       for (const engine::v1::MsrDenial& d : denials->denials()) {
-        v1::Event& e = events.emplace_back();
-        *e.mutable_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(d.unix_nanos());
-        e.set_type(v1::EVENT_TYPE_MSR_DENIED);
-        e.set_vm_id(vm.id());
-        e.set_vm_name(vm.spec().name());
-        e.set_old_state(vm.status().state());
-        e.set_new_state(vm.status().state());
-        e.set_message(absl::StrCat(d.write() ? "wrmsr" : "rdmsr", " 0x", absl::Hex(d.index()), " denied"));
+        events.push_back(MakeVmEvent(
+            vm, v1::EVENT_TYPE_MSR_DENIED, vm.status().state(),
+            absl::StrCat(d.write() ? "wrmsr" : "rdmsr", " 0x", absl::Hex(d.index()), " denied"),
+            google::protobuf::util::TimeUtil::NanosecondsToTimestamp(d.unix_nanos())));
       }
       manager_->RecordEvents(std::move(events)).IgnoreError();
     }

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "backend/msr/msr_presets.h"
+#include "daemon/host_inventory.h"
 
 namespace vmd::daemon {
 
@@ -12,9 +13,7 @@ msr::MsrTopology TopologyOf(const v1::VmSpec& spec) {
 
 msr::MsrCpuVendor VendorOf(const v1::VmSpec& spec, const v1::HostInfo& host) {
   std::string vendor = host.cpu_vendor();
-  const bool sim = spec.backend() == v1::BACKEND_SIM ||
-                   (spec.backend() != v1::BACKEND_KVM && host.auto_backend() == "sim");
-  if (sim) {
+  if (EffectiveBackend(spec, host) == "sim") {
     const std::string profile = spec.sim_profile().empty() ? host.default_sim_profile() : spec.sim_profile();
     for (const v1::SimProfile& p : host.sim_profiles()) {
       if (p.name() == profile) vendor = p.vendor();

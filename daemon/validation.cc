@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "daemon/host_inventory.h"
 #include "daemon/msr_policy.h"
 
 namespace vmd::daemon {
@@ -76,10 +77,8 @@ absl::Status ValidateVmSpec(const v1::VmSpec& spec, const v1::HostInfo& host) {
   if (!v1::Backend_IsValid(spec.backend())) {
     return Invalid("spec.backend", absl::StrCat("unknown value ", spec.backend()));
   }
-  const bool sim = spec.backend() == v1::BACKEND_SIM;
   const bool kvm = spec.backend() == v1::BACKEND_KVM;
-  const std::string effective = sim ? "sim" : kvm ? "kvm" : host.auto_backend();
-  const v1::BackendInfo* backend = FindBackend(host, effective);
+  const v1::BackendInfo* backend = FindBackend(host, EffectiveBackend(spec, host));
 
   // An unusable backend has no known limit here: StartVm refuses it instead.
   const uint32_t max_vcpus = backend && backend->usable() ? backend->max_vcpus() : 0;

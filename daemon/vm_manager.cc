@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "backend/engine_config.h"
 #include "daemon/engine_client.h"
+#include "daemon/host_inventory.h"
 #include "daemon/msr_policy.h"
 #include "daemon/validation.h"
 #include "google/protobuf/util/json_util.h"
@@ -126,14 +127,7 @@ absl::Status VmManager::Transition(v1::Vm& vm, v1::VmState state, const std::str
   *next.mutable_status()->mutable_state_changed_at() = now;
   Mutation m;
   m.put.push_back(next);
-  v1::Event& e = m.events.emplace_back();
-  *e.mutable_time() = now;
-  e.set_type(v1::EVENT_TYPE_STATE_CHANGED);
-  e.set_vm_id(vm.id());
-  e.set_vm_name(vm.spec().name());
-  e.set_old_state(vm.status().state());
-  e.set_new_state(state);
-  e.set_message(message);
+  m.events.push_back(MakeVmEvent(vm, v1::EVENT_TYPE_STATE_CHANGED, state, message, now));
   if (!request_id.empty()) m.request = RequestRecord{request_id, method, vm.spec().name(), next.SerializeAsString()};
   if (absl::Status s = CommitAndPublish(m); !s.ok()) return s;
   vm = std::move(next);
@@ -179,12 +173,9 @@ absl::StatusOr<v1::Vm> VmManager::CreateVm(const v1::CreateVmRequest& request) {
 
   Mutation m;
   m.put.push_back(vm);
-  v1::Event& e = m.events.emplace_back();
-  *e.mutable_time() = now;
-  e.set_type(v1::EVENT_TYPE_CREATED);
-  e.set_vm_id(vm.id());
-  e.set_vm_name(spec.name());
-  e.set_new_state(v1::VM_STATE_CREATED);
+  v1::Event created = MakeVmEvent(vm, v1::EVENT_TYPE_CREATED, v1::VM_STATE_CREATED, "", now);
+  created.clear_old_state();  // there was no state before
+  m.events.push_back(std::move(created));
   if (!request.request_id().empty()) {
     m.request = RequestRecord{request.request_id(), "CreateVm", spec.name(), vm.SerializeAsString()};
   }
@@ -245,10 +236,7 @@ absl::StatusOr<v1::Vm> VmManager::StartVm(const v1::StartVmRequest& request) {
 
 absl::StatusOr<v1::Vm> VmManager::Start(v1::Vm& vm, const std::string& request_id) {
   const std::string& name = vm.spec().name();
-  const std::string backend = vm.spec().backend() == v1::BACKEND_KVM   ? "kvm"
-                              : vm.spec().backend() == v1::BACKEND_SIM ? "sim"
-                                                                       : "auto";
-  const std::string effective = backend == "auto" ? host_.auto_backend() : backend;
+  const std::string effective = EffectiveBackend(vm.spec(), host_);
   for (const v1::BackendInfo& b : host_.backends()) {
     if (b.name() == effective && !b.usable()) {
       return absl::FailedPreconditionError(
@@ -392,12 +380,8 @@ absl::StatusOr<v1::DeleteVmResponse> VmManager::DeleteVm(const v1::DeleteVmReque
   auto deleted = Operate(request, "DeleteVm", VmOp::kDelete, [&](v1::Vm& vm) -> absl::StatusOr<v1::Vm> {
     Mutation m;
     m.delete_ids.push_back(vm.id());
-    v1::Event& e = m.events.emplace_back();
-    *e.mutable_time() = TimeUtil::GetCurrentTime();
-    e.set_type(v1::EVENT_TYPE_DELETED);
-    e.set_vm_id(vm.id());
-    e.set_vm_name(vm.spec().name());
-    e.set_old_state(vm.status().state());
+    m.events.push_back(
+        MakeVmEvent(vm, v1::EVENT_TYPE_DELETED, v1::VM_STATE_UNSPECIFIED, "", TimeUtil::GetCurrentTime()));
     if (!request.request_id().empty()) {
       m.request = RequestRecord{request.request_id(), "DeleteVm", vm.spec().name(), response.SerializeAsString()};
     }
@@ -441,15 +425,11 @@ absl::StatusOr<v1::SetMsrPolicyResponse> VmManager::SetMsrPolicy(const v1::SetMs
   *next.mutable_spec()->mutable_msr_policy() = *policy;
   Mutation m;
   m.put.push_back(next);
-  v1::Event& e = m.events.emplace_back();
-  *e.mutable_time() = TimeUtil::GetCurrentTime();
-  e.set_type(v1::EVENT_TYPE_MSR_POLICY_CHANGED);
-  e.set_vm_id(vm->id());
-  e.set_vm_name(vm->spec().name());
-  e.set_old_state(state);
-  e.set_new_state(state);
-  e.set_message(policy->preset().empty() ? absl::StrCat("msr policy: ", policy->rules_size(), " rule(s)")
-                                         : absl::StrCat("msr policy: preset ", policy->preset()));
+  m.events.push_back(MakeVmEvent(*vm, v1::EVENT_TYPE_MSR_POLICY_CHANGED, state,
+                                 policy->preset().empty()
+                                     ? absl::StrCat("msr policy: ", policy->rules_size(), " rule(s)")
+                                     : absl::StrCat("msr policy: preset ", policy->preset()),
+                                 TimeUtil::GetCurrentTime()));
   if (!request.request_id().empty()) {
     m.request = RequestRecord{request.request_id(), "SetMsrPolicy", vm->spec().name(), response.SerializeAsString()};
   }

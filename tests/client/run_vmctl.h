@@ -2,11 +2,13 @@
 #ifndef VMD_TESTS_CLIENT_RUN_VMCTL_H_
 #define VMD_TESTS_CLIENT_RUN_VMCTL_H_
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "client/vmctl_app.h"
+#include "gtest/gtest.h"
 
 namespace vmd::testing {
 
@@ -34,6 +36,15 @@ inline VmctlResult RunVmctlForTest(const std::string& address,
   const int status = client::RunVmctl(static_cast<int>(pointers.size()),
                                       pointers.data(), in, out, err);
   return {status, out.str(), err.str()};
+}
+
+// A usage error: exit status 2, one `vmctl: ...` line on stderr, nothing on
+// stdout. `context` names the case in failure messages.
+inline void ExpectUsageError(const VmctlResult& r, const std::string& context) {
+  EXPECT_EQ(r.exit_status, 2) << context;
+  EXPECT_EQ(r.err.rfind("vmctl: ", 0), 0u) << context << ": " << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << context << ": " << r.err;
+  EXPECT_TRUE(r.out.empty()) << context << ": " << r.out;
 }
 
 }  // namespace vmd::testing

@@ -335,11 +335,7 @@ TEST_F(VmctlMsrTest, SetUsageErrorsExitTwoAndSendNothing) {
   };
   for (const auto& args : cases) {
     VmctlResult r = Run(args);
-    const std::string joined = absl::StrJoin(args, " ");
-    EXPECT_EQ(r.exit_status, 2) << joined;
-    EXPECT_THAT(r.err, StartsWith("vmctl: ")) << joined;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << joined;
-    EXPECT_THAT(r.out, IsEmpty()) << joined;
+    ::vmd::testing::ExpectUsageError(r, absl::StrJoin(args, " "));
   }
   EXPECT_THAT(SetRequests(), IsEmpty());
   absl::MutexLock lock(&fake_.state().mu);
