@@ -124,14 +124,9 @@ void Print(const char* what, int clients, const Figures& f, const Figures& base)
 // the console is followed from before the create, so the time ends when the
 // firmware's boot line reaches vmd.
 void StartToFirstConsoleLine(DaemonProcess& daemon, int runs) {
-  grpc::ClientContext hctx;
-  v1::HostInfo host;
-  if (!daemon.host()->GetHostInfo(&hctx, {}, &host).ok()) return;
-  for (const auto& b : host.backends()) {
-    if (b.name() == "kvm" && !b.usable()) {
-      std::cout << "CreateVm->first console line (kvm): skipped, kvm is not usable here: " << b.reason() << "\n";
-      return;
-    }
+  if (std::string why = daemon.KvmUnusableReason(); !why.empty()) {
+    std::cout << "CreateVm->first console line (kvm): skipped, kvm is not usable here: " << why << "\n";
+    return;
   }
   auto vms = daemon.vms();
   std::vector<double> ms;

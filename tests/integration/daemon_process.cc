@@ -77,6 +77,17 @@ std::shared_ptr<grpc::Channel> DaemonProcess::channel() {
 std::unique_ptr<v1::VmService::Stub> DaemonProcess::vms() { return v1::VmService::NewStub(channel()); }
 std::unique_ptr<v1::HostService::Stub> DaemonProcess::host() { return v1::HostService::NewStub(channel()); }
 
+std::string DaemonProcess::KvmUnusableReason() {
+  grpc::ClientContext ctx;
+  v1::HostInfo info;
+  grpc::Status s = host()->GetHostInfo(&ctx, {}, &info);
+  if (!s.ok()) return "GetHostInfo failed: " + s.error_message();
+  for (const v1::BackendInfo& b : info.backends()) {
+    if (b.name() == "kvm") return b.usable() ? "" : b.reason();
+  }
+  return "vmd reports no kvm backend";
+}
+
 int DaemonProcess::Vmctl(const std::string& args, std::string* out, std::string* err) const {
   std::string err_path = dir_ + "/vmctl.err";
   std::string cmd = std::string(VMCTL_PATH) + " --address " + address() + " " + args + " 2>" + err_path;

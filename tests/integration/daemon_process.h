@@ -33,6 +33,9 @@ class DaemonProcess {
   std::unique_ptr<v1::VmService::Stub> vms();
   std::unique_ptr<v1::HostService::Stub> host();
 
+  // Why this vmd cannot use kvm (from GetHostInfo); empty when it can.
+  std::string KvmUnusableReason();
+
   // Runs vmctl against this daemon; returns its exit code, fills stdout.
   int Vmctl(const std::string& args, std::string* out, std::string* err = nullptr) const;
 

@@ -59,12 +59,7 @@ class LifecycleTest : public ::testing::TestWithParam<v1::Backend> {
     daemon_.Start();
     stub_ = daemon_.vms();
     if (GetParam() == v1::BACKEND_KVM) {
-      grpc::ClientContext ctx;
-      v1::HostInfo host;
-      ASSERT_TRUE(daemon_.host()->GetHostInfo(&ctx, {}, &host).ok());
-      for (const auto& b : host.backends()) {
-        if (b.name() == "kvm" && !b.usable()) GTEST_SKIP() << "kvm is not usable here: " << b.reason();
-      }
+      if (std::string why = daemon_.KvmUnusableReason(); !why.empty()) GTEST_SKIP() << "kvm is not usable here: " << why;
       std::cout << "[kvm] ran on real KVM" << std::endl;
     }
   }
