@@ -58,6 +58,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(10u, 3600000u));
   CLI11_PARSE(app, argc, argv);
 
+  // SIGTERM and SIGINT are taken by one thread with sigwait (below). Block
+  // them before any thread exists, so that every thread inherits the mask and
+  // none dies of the default action.
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &term, nullptr);
+
   if (!absl::StartsWith(listen, "unix:")) {
     return Fail("--listen: only unix:PATH is supported (TCP with mTLS is not built yet)");
   }
@@ -110,11 +119,6 @@ int main(int argc, char** argv) {
             << (*manager)->vm_count() << " VM(s), auto backend " << host->auto_backend() << "\n";
 
   // SIGTERM/SIGINT end vmd; engines keep running and are re-attached later.
-  sigset_t term;
-  sigemptyset(&term);
-  sigaddset(&term, SIGTERM);
-  sigaddset(&term, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &term, nullptr);
   std::thread([&] {
     int sig = 0;
     sigwait(&term, &sig);

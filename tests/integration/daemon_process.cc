@@ -63,12 +63,13 @@ void DaemonProcess::Start() {
   FAIL() << "vmd did not serve within 5 s";
 }
 
-void DaemonProcess::Kill(int signal) {
-  if (pid_ <= 0) return;
+int DaemonProcess::Kill(int signal) {
+  if (pid_ <= 0) return -1;
   kill(pid_, signal);
-  int status;
+  int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+  return status;
 }
 
 std::shared_ptr<grpc::Channel> DaemonProcess::channel() {

@@ -22,7 +22,8 @@ class DaemonProcess {
 
   // Starts vmd and waits until it serves.
   void Start();
-  void Kill(int signal);  // and reaps it
+  // Sends `signal` and reaps vmd; returns its wait status.
+  int Kill(int signal);
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -100,6 +101,25 @@ TEST(RestartTest, VmsKeepRunningAcrossAKilledVmdAndStayControllable) {
   kill(pid3, SIGKILL);
   ASSERT_TRUE(WaitForState(s.get(), "r3", v1::VM_STATE_CRASHED));
   EXPECT_NE(Get(s.get(), "r3").status().exit().reason().find("unknown"), std::string::npos);
+}
+
+// SIGTERM is an orderly shutdown: exit 0, the socket removed, the VMs left
+// running for the next vmd.
+TEST(RestartTest, SigtermShutsVmdDownCleanlyAndLeavesVmsRunning) {
+  DaemonProcess daemon;
+  daemon.Start();
+  auto s = daemon.vms();
+  v1::Vm vm;
+  ASSERT_TRUE(Lifecycle(s.get(), "create", "keeper", &vm).ok());
+  ASSERT_TRUE(Lifecycle(s.get(), "start", "keeper", &vm).ok());
+  int status = daemon.Kill(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status)) << "vmd died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(std::filesystem::exists(daemon.dir() + "/vmd.sock"));
+  EXPECT_TRUE(Alive(vm.status().engine_pid()));
+  daemon.Start();
+  s = daemon.vms();
+  EXPECT_EQ(Get(s.get(), "keeper").status().state(), v1::VM_STATE_RUNNING);
 }
 
 TEST(RestartTest, AKilledEngineTurnsItsVmCrashedWithTheSignal) {
