@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "client/commands.h"
-#include "client/default_paths.h"
+#include "backend/rpc/default_paths.h"
 #include "client/msr_policy_file.h"
 #include "client/parse.h"
 #include "client/printer.h"

@@ -10,7 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "client/grpc_status.h"
+#include "backend/rpc/grpc_status.h"
 
 namespace vmd::client {
 
@@ -63,6 +63,8 @@ class StreamCallScope {
 };
 
 namespace {
+
+using rpc::ToAbslStatus;
 
 std::string NormalizeAddress(const std::string& address) {
   if (absl::StartsWith(address, "/")) return absl::StrCat("unix:", address);

@@ -10,7 +10,7 @@ namespace vmd::engine::bench {
 
 static_assert(BenchDevice::kPorts == VMD_PORT_BENCH_COUNT);
 
-void BenchDevice::Out(uint16_t offset, std::span<const uint8_t>) {
+void BenchDevice::Write(uint64_t offset, std::span<const uint8_t>) {
   if (offset != VMD_PORT_BENCH_MSI - VMD_PORT_BENCH) return;  // the null port
   std::lock_guard lock(mu_);
   if (eventfd_ < 0) return;
@@ -20,7 +20,7 @@ void BenchDevice::Out(uint16_t offset, std::span<const uint8_t>) {
   if (write(eventfd_, &one, sizeof(one)) == static_cast<ssize_t>(sizeof(one))) ++msi_requests_;
 }
 
-void BenchDevice::In(uint16_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), 0); }
+void BenchDevice::Read(uint64_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), 0); }
 
 void BenchDevice::ArmMsi(int eventfd) {
   std::lock_guard lock(mu_);

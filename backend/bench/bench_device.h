@@ -1,5 +1,5 @@
 // The engine's guest-bench device on VMD_PORT_BENCH (guest_abi.h), on the
-// VM's IoBus like any other device, so the bench's PIO round trips go
+// VM's device bus like any other device, so the bench's PIO round trips go
 // through the engine's whole vCPU loop:
 //   VMD_PORT_BENCH_PIO  a null port: writes are dropped, reads give 0;
 //   VMD_PORT_BENCH_MSI  while the MSI bench is armed, a write signals its
@@ -11,16 +11,17 @@
 #include <mutex>
 #include <span>
 
-#include "backend/devices/io_bus.h"
+#include "backend/devices/device.h"
 
 namespace vmd::engine::bench {
 
-class BenchDevice final : public IoDevice {
+class BenchDevice final : public Device {
  public:
   static constexpr uint16_t kPorts = 2;  // VMD_PORT_BENCH_COUNT
 
-  void Out(uint16_t offset, std::span<const uint8_t> data) override;
-  void In(uint16_t offset, std::span<uint8_t> data) override;
+  absl::string_view key() const override { return "guest-bench"; }
+  void Write(uint64_t offset, std::span<const uint8_t> data) override;
+  void Read(uint64_t offset, std::span<uint8_t> data) override;
 
   // Writes to VMD_PORT_BENCH_MSI signal `eventfd` until Disarm(). The caller
   // keeps the eventfd open until then.

@@ -12,9 +12,9 @@
 #include "backend/bench/bench_device.h"
 #include "backend/bench/latency_stats.h"
 #include "backend/bench/raw_kvm_floor.h"
-#include "backend/hypervisor/kvm/kvm_irqfd.h"
-#include "backend/hypervisor/kvm/kvm_vm.h"
-#include "backend/vm_runner.h"
+#include "backend/engine/vm_runner.h"
+#include "backend/hypervisor/msi.h"
+#include "backend/hypervisor/msi_irqfd.h"
 
 namespace vmd::engine::bench {
 namespace {
@@ -30,6 +30,16 @@ struct Measurement {
   uint32_t kind;
   uint32_t index;
   std::string description;
+};
+
+// The bench MSR, claimed by the engine for the msr_user_exit measurement:
+// reads answer VMD_BENCH_MSR_VALUE, writes #GP.
+class BenchMsrClaim final : public MsrClaimHandler {
+ public:
+  msr::MsrAccessResult ReadMsr(uint32_t, uint32_t) override {
+    return msr::MsrAccessResult::Value(VMD_BENCH_MSR_VALUE);
+  }
+  msr::MsrAccessResult WriteMsr(uint32_t, uint32_t, uint64_t) override { return msr::MsrAccessResult::Gp(); }
 };
 
 // Where the engine puts the sample buffer: VMD_BENCH_SAMPLES_GPA, or after
@@ -129,30 +139,20 @@ class BenchRun {
     return Done(m, *cycles);
   }
 
-  // msr_user_exit: the VM's MSR policy, with a rule in front that sends
-  // reads of VMD_BENCH_MSR to the engine and a handler that answers them,
-  // for the measurement only.
+  // msr_user_exit: the engine claims VMD_BENCH_MSR for the measurement only
+  // (claims come before the VM's MSR policy, which stays in force).
   absl::StatusOr<vmd::v1::LatencyFigures> MeasureUserMsr(const Measurement& m) {
-    vmd::v1::MsrPolicy overlay;
-    vmd::v1::MsrRule* rule = overlay.add_rules();
-    rule->set_first(VMD_BENCH_MSR);
-    rule->set_count(1);
-    rule->set_access(vmd::v1::MSR_ACCESS_READ);
-    rule->set_action(vmd::v1::MSR_ACTION_EMULATE);
-    vmd::v1::MsrHandler* handler = overlay.add_handlers();
-    handler->set_index(VMD_BENCH_MSR);
-    handler->set_read(vmd::v1::MsrHandler::READ_SOURCE_CONSTANT);
-    handler->set_constant(VMD_BENCH_MSR_VALUE);
-    handler->set_write(vmd::v1::MsrHandler::WRITE_ACTION_GP);
-    // An overlay, not a policy change: a policy set meanwhile stays in force
-    // when the overlay goes.
-    if (absl::Status s = runner_.SetMsrOverlay(overlay); !s.ok()) {
-      return absl::Status(s.code(),
-                          absl::StrCat(m.name, ": cannot trap the bench MSR: ", s.message()));
+    BenchMsrClaim claim;
+    MsrExitRouter& router = runner_.msr_router();
+    if (absl::Status s = router.Claim("guest-bench", {{.first = VMD_BENCH_MSR, .count = 1,
+                                                        .access = vmd::v1::MSR_ACCESS_READ}},
+                                      &claim);
+        !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(m.name, ": cannot trap the bench MSR: ", s.message()));
     }
     uint64_t value = 0;
     absl::StatusOr<std::vector<uint32_t>> cycles = RunInGuest(m, &value);
-    if (absl::Status s = runner_.SetMsrOverlay(std::nullopt); !s.ok()) {
+    if (absl::Status s = router.Release("guest-bench"); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat(m.name, ": cannot remove the bench MSR trap: ", s.message()));
     }
     if (!cycles.ok()) return cycles.status();
@@ -166,9 +166,9 @@ class BenchRun {
 
   // msi_irqfd: a GSI routed to the bench MSI and its irqfd, armed on the
   // bench device for the measurement only.
-  absl::StatusOr<vmd::v1::LatencyFigures> MeasureMsi(const Measurement& m, hv::kvm::KvmVm& vm) {
-    absl::StatusOr<std::unique_ptr<hv::kvm::MsiIrqfd>> irqfd =
-        vm.CreateMsiIrqfd(/*dest_apic_id=*/0, VMD_VECTOR_BENCH);
+  absl::StatusOr<vmd::v1::LatencyFigures> MeasureMsi(const Measurement& m) {
+    absl::StatusOr<std::unique_ptr<hv::MsiIrqfd>> irqfd =
+        hv::MsiIrqfd::Create(runner_.vm(), hv::FixedMsi(/*dest_apic_id=*/0, VMD_VECTOR_BENCH));
     if (!irqfd.ok()) {
       return absl::Status(irqfd.status().code(),
                           absl::StrCat(m.name, ": ", irqfd.status().message()));
@@ -207,12 +207,10 @@ absl::StatusOr<vmd::v1::GuestBenchReport> RunGuestBench(
     return absl::FailedPreconditionError(
         "guest micro-benchmarks time real VM exits and need the kvm backend; this VM runs on sim");
   }
-  auto* kvm_vm = dynamic_cast<hv::kvm::KvmVm*>(&runner.vm());
-  if (kvm_vm == nullptr) return absl::InternalError("the kvm backend's VM is not a KvmVm");
   const EngineConfig& config = runner.config();
-  if (config.workload != "probe") {
+  if (config.workload() != "probe") {
     return absl::FailedPreconditionError(
-        absl::StrCat("guest micro-benchmarks need workload probe; this VM runs ", config.workload));
+        absl::StrCat("guest micro-benchmarks need workload probe; this VM runs ", config.workload()));
   }
   // What LoadGuest put in the boot info for the firmware: the guest's TSC.
   const uint64_t tsc_khz = runner.memory().At<vmd_boot_info>(VMD_BOOT_INFO_GPA)->tsc_khz;
@@ -223,7 +221,7 @@ absl::StatusOr<vmd::v1::GuestBenchReport> RunGuestBench(
     return absl::AbortedError("a guest bench is already running on this VM");
   }
 
-  const uint64_t sample_gpa = SampleBufferGpa(config.vcpus);
+  const uint64_t sample_gpa = SampleBufferGpa(config.vcpus());
   const uint64_t memory_bytes = runner.memory().size();
   const uint64_t capacity =
       memory_bytes > sample_gpa ? (memory_bytes - sample_gpa) / sizeof(uint32_t) : 0;
@@ -284,7 +282,7 @@ absl::StatusOr<vmd::v1::GuestBenchReport> RunGuestBench(
   if (absl::Status s = add(run.MeasureUserMsr(user_msr)); !s.ok()) return s;
   if (absl::Status s = add(run.Measure(kernel_msr)); !s.ok()) return s;
   if (absl::Status s = add(run.Measure(cpuid)); !s.ok()) return s;
-  if (absl::Status s = add(run.MeasureMsi(msi, *kvm_vm)); !s.ok()) return s;
+  if (absl::Status s = add(run.MeasureMsi(msi)); !s.ok()) return s;
   const double floor_p50 = report.raw_kvm_floor().p50_ns();
   report.set_pio_ratio_to_floor(floor_p50 > 0 ? report.results(0).p50_ns() / floor_p50 : 0);
   return report;

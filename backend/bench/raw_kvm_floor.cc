@@ -11,10 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "backend/guest/guest_abi.h"
+#include "backend/cpu/cpuid_builder.h"
+#include "backend/guest/firmware_loader.h"
 #include "backend/hypervisor/kvm/kvm_cpuid.h"
 #include "backend/hypervisor/kvm/kvm_fd.h"
+#include "backend/hypervisor/kvm/kvm_vcpu_state.h"
 #include "backend/hypervisor/kvm/kvm_vm.h"
-#include "backend/hypervisor/kvm/long_mode_setup.h"
 #include "backend/memory/guest_memory.h"
 
 namespace vmd::engine::bench {
@@ -84,40 +86,43 @@ absl::StatusOr<FloorSamples> RunRawKvmFloor(uint64_t iterations, std::chrono::mi
   const uint64_t memory_bytes =
       std::max<uint64_t>((kSamplesGpa + iterations * sizeof(uint32_t) + k2MiB - 1) / k2MiB * k2MiB,
                          uint64_t{VMD_MIN_MEMORY_MIB} << 20);
-  absl::StatusOr<Fd> vm = hv::kvm::CreateConfiguredVm(kvm->get(), memory_bytes);
+  absl::StatusOr<Fd> vm = hv::kvm::CreateConfiguredVm(kvm->get());
   if (!vm.ok()) return vm.status();
-  absl::StatusOr<std::unique_ptr<hv::GuestMemory>> memory = hv::GuestMemory::Create(memory_bytes);
+  absl::StatusOr<std::unique_ptr<hv::GuestMemory>> memory = hv::GuestMemory::Create({{0, memory_bytes}});
   if (!memory.ok()) return memory.status();
   kvm_userspace_memory_region region{};
   region.slot = 0;
   region.guest_phys_addr = 0;
   region.memory_size = memory_bytes;
-  region.userspace_addr = reinterpret_cast<uint64_t>((*memory)->host_address());
+  region.userspace_addr = reinterpret_cast<uint64_t>((*memory)->regions()[0].host);
   if (absl::Status s =
           Ioctl(vm->get(), KVM_SET_USER_MEMORY_REGION, "KVM_SET_USER_MEMORY_REGION", &region)
               .status();
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = hv::kvm::WriteLongModeTables(**memory); !s.ok()) return s;
+  if (absl::Status s = guest::WriteLongModeTables(**memory); !s.ok()) return s;
   std::span<uint8_t> code = (*memory)->Slice(kCodeGpa, sizeof(kFloorCode));
   std::memcpy(code.data(), kFloorCode, sizeof(kFloorCode));
 
   absl::StatusOr<int> vcpu_fd = Ioctl(vm->get(), KVM_CREATE_VCPU, "KVM_CREATE_VCPU", 0ul);
   if (!vcpu_fd.ok()) return vcpu_fd.status();
   Fd vcpu(*vcpu_fd);
-  absl::StatusOr<hv::kvm::CpuidEntries> supported = hv::kvm::GetSupportedCpuid(kvm->get());
+  absl::StatusOr<cpu::CpuidTable> supported = hv::kvm::GetSupportedCpuid(kvm->get());
   if (!supported.ok()) return supported.status();
-  if (absl::Status s = hv::kvm::SetVcpuCpuid(vcpu.get(), hv::kvm::BuildVcpuCpuid(*supported, 0, 1));
+  if (absl::Status s = hv::kvm::SetVcpuCpuid(vcpu.get(), cpu::BuildVcpuCpuid(*supported, {.vcpu_id = 0, .vcpus = 1}));
       !s.ok()) {
     return s;
   }
+  const hv::BootEntry entry = guest::LongModeEntry(0, kCodeGpa);
   kvm_sregs sregs{};
   if (absl::Status s = Ioctl(vcpu.get(), KVM_GET_SREGS, "KVM_GET_SREGS", &sregs).status();
       !s.ok()) {
     return s;
   }
-  hv::kvm::SetLongModeSregs(sregs);
+  const uint64_t apic_base = sregs.apic_base;
+  hv::kvm::ToKvm(entry.sregs, sregs);
+  sregs.apic_base = apic_base;
   if (absl::Status s = Ioctl(vcpu.get(), KVM_SET_SREGS, "KVM_SET_SREGS", &sregs).status();
       !s.ok()) {
     return s;
@@ -125,7 +130,7 @@ absl::StatusOr<FloorSamples> RunRawKvmFloor(uint64_t iterations, std::chrono::mi
   absl::StatusOr<int> khz = Ioctl(vcpu.get(), KVM_GET_TSC_KHZ, "KVM_GET_TSC_KHZ");
   if (!khz.ok()) return khz.status();
   if (*khz <= 0) return absl::InternalError("KVM_GET_TSC_KHZ returned 0 for the floor vCPU");
-  kvm_regs regs = hv::kvm::LongModeEntryRegs(0, kCodeGpa);
+  kvm_regs regs = hv::kvm::ToKvm(entry.regs);
   regs.rdi = kSamplesGpa;
   regs.rsi = iterations;
   regs.r9 =

@@ -1,13 +1,9 @@
 #include "backend/devices/serial.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 
 namespace vmd::engine {
 namespace {
@@ -21,55 +17,7 @@ constexpr uint8_t kMsrDcdDsrCts = 0xb0;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ConsoleLog>> ConsoleLog::Open(const std::string& path) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open console log ", path));
-  struct stat st {};
-  fstat(fd, &st);
-  return std::unique_ptr<ConsoleLog>(new ConsoleLog(fd, static_cast<uint64_t>(st.st_size)));
-}
-
-ConsoleLog::~ConsoleLog() {
-  Flush();
-  close(fd_);
-}
-
-void ConsoleLog::Append(uint8_t byte) {
-  std::lock_guard lock(mu_);
-  pending_.push_back(static_cast<char>(byte));
-  if (byte == '\n' || pending_.size() >= 4096) FlushLocked();
-}
-
-void ConsoleLog::Flush() {
-  std::lock_guard lock(mu_);
-  FlushLocked();
-}
-
-void ConsoleLog::FlushLocked() {
-  if (pending_.empty()) return;
-  if (size_ + pending_.size() > kMaxBytes) {
-    if (!truncated_) {
-      truncated_ = true;
-      static constexpr char kNote[] = "\n[vmd: console log reached its size limit; output dropped]\n";
-      if (write(fd_, kNote, sizeof(kNote) - 1) > 0) size_ += sizeof(kNote) - 1;
-    }
-    pending_.clear();
-    return;
-  }
-  const char* p = pending_.data();
-  size_t left = pending_.size();
-  while (left > 0) {
-    ssize_t n = write(fd_, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // a full disk loses console output, never the VM
-    p += n;
-    left -= static_cast<size_t>(n);
-    size_ += static_cast<uint64_t>(n);
-  }
-  pending_.clear();
-}
-
-void Serial16550::Out(uint16_t offset, std::span<const uint8_t> data) {
+void Serial16550::Write(uint64_t offset, std::span<const uint8_t> data) {
   if (data.empty()) return;
   uint8_t v = data[0];
   std::lock_guard lock(mu_);
@@ -90,7 +38,7 @@ void Serial16550::Out(uint16_t offset, std::span<const uint8_t> data) {
   }
 }
 
-void Serial16550::In(uint16_t offset, std::span<uint8_t> data) {
+void Serial16550::Read(uint64_t offset, std::span<uint8_t> data) {
   if (data.empty()) return;
   std::lock_guard lock(mu_);
   const bool dlab = lcr_ & kLcrDlab;
@@ -107,6 +55,29 @@ void Serial16550::In(uint16_t offset, std::span<uint8_t> data) {
   }
   std::fill(data.begin(), data.end(), 0);
   data[0] = v;
+}
+
+absl::StatusOr<std::string> Serial16550::Save() {
+  std::lock_guard lock(mu_);
+  return nlohmann::json{{"ier", ier_}, {"lcr", lcr_}, {"mcr", mcr_}, {"scr", scr_}, {"dll", dll_}, {"dlm", dlm_}}
+      .dump();
+}
+
+absl::Status Serial16550::Restore(absl::string_view state) {
+  const nlohmann::json j = nlohmann::json::parse(state, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return absl::InvalidArgumentError("serial-com1: the saved state is not a JSON object");
+  std::lock_guard lock(mu_);
+  try {
+    ier_ = j.at("ier").get<uint8_t>();
+    lcr_ = j.at("lcr").get<uint8_t>();
+    mcr_ = j.at("mcr").get<uint8_t>();
+    scr_ = j.at("scr").get<uint8_t>();
+    dll_ = j.at("dll").get<uint8_t>();
+    dlm_ = j.at("dlm").get<uint8_t>();
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("serial-com1: the saved state: ", e.what()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace vmd::engine

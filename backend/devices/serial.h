@@ -6,39 +6,24 @@
 
 #include <cstdint>
 #include <mutex>
-#include <string>
 
-#include "absl/status/statusor.h"
-#include "backend/devices/io_bus.h"
+#include "backend/devices/console_log.h"
+#include "backend/devices/device.h"
 
 namespace vmd::engine {
 
-// The console log file, capped so that a chatty guest cannot fill the disk.
-class ConsoleLog {
- public:
-  static constexpr uint64_t kMaxBytes = 16ull << 20;
-  static absl::StatusOr<std::unique_ptr<ConsoleLog>> Open(const std::string& path);
-  ~ConsoleLog();
-  void Append(uint8_t byte);
-  // Writes buffered bytes; also done at every newline.
-  void Flush();
-
- private:
-  explicit ConsoleLog(int fd, uint64_t size) : fd_(fd), size_(size) {}
-  void FlushLocked();
-  std::mutex mu_;
-  int fd_;
-  uint64_t size_;
-  std::string pending_;
-  bool truncated_ = false;
-};
-
-class Serial16550 final : public IoDevice {
+class Serial16550 final : public Device {
  public:
   static constexpr uint16_t kPorts = 8;
   explicit Serial16550(ConsoleLog* log) : log_(log) {}
-  void Out(uint16_t offset, std::span<const uint8_t> data) override;
-  void In(uint16_t offset, std::span<uint8_t> data) override;
+
+  absl::string_view key() const override { return "serial-com1"; }
+  void Write(uint64_t offset, std::span<const uint8_t> data) override;
+  void Read(uint64_t offset, std::span<uint8_t> data) override;
+  // The registers a guest programs (line control, divisor, scratch, ...);
+  // the console log itself is a file and needs no saving.
+  absl::StatusOr<std::string> Save() override;
+  absl::Status Restore(absl::string_view state) override;
 
  private:
   std::mutex mu_;

@@ -13,6 +13,8 @@ const char* ExitKindName(ExitKind kind) {
   switch (kind) {
     case ExitKind::kIoIn: return "io-in";
     case ExitKind::kIoOut: return "io-out";
+    case ExitKind::kMmioRead: return "mmio-read";
+    case ExitKind::kMmioWrite: return "mmio-write";
     case ExitKind::kMsrRead: return "msr-read";
     case ExitKind::kMsrWrite: return "msr-write";
     case ExitKind::kInterrupted: return "interrupted";

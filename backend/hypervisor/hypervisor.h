@@ -1,13 +1,15 @@
 // The hypervisor interface: Hypervisor -> Vm -> Vcpu, after Cloud
 // Hypervisor's `hypervisor` crate. Two implementations: `kvm` (real ioctls on
-// /dev/kvm) and `sim` (a software model of a KVM host). The engine's vCPU loop
-// (vm_runner) drives either one identically: it calls Vcpu::Run() and handles
-// the exits, exactly as a VMM handles KVM_RUN exits.
+// /dev/kvm) and `sim` (a software model of a KVM host). The engine drives
+// either one identically through this interface alone -- no backend is ever
+// reached by a cast: it calls Vcpu::Run() and handles the exits, exactly as a
+// VMM handles KVM_RUN exits.
 #ifndef VMD_BACKEND_HYPERVISOR_HYPERVISOR_H_
 #define VMD_BACKEND_HYPERVISOR_HYPERVISOR_H_
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,6 +17,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backend/hypervisor/msi.h"
+#include "backend/hypervisor/vcpu_state.h"
+#include "backend/hypervisor/vm_state.h"
+#include "backend/memory/dirty_bitmap.h"
 #include "backend/msr/msr_filter.h"
 
 namespace vmd::hv {
@@ -26,15 +32,16 @@ const char* BackendName(BackendKind kind);
 
 struct VmConfig {
   uint32_t vcpus = 1;
-  uint64_t memory_bytes = 0;
-  // sim only: the host profile to model (see sim_profiles.h).
+  // sim only: the host profile to model (backend/cpu/host_profiles.h).
   std::string sim_profile;
 };
 
 // Why Vcpu::Run() returned. Mirrors the KVM_EXIT_* reasons the engine handles.
 enum class ExitKind {
-  kIoIn,           // guest IN: fill io_data via Vcpu::CompleteIoIn
-  kIoOut,          // guest OUT: io_data holds what it wrote
+  kIoIn,           // guest IN: fill `data`, then Vcpu::CompleteIoIn
+  kIoOut,          // guest OUT: `data` holds what it wrote
+  kMmioRead,       // guest load from `address` outside RAM: CompleteMmioRead
+  kMmioWrite,      // guest store to `address` outside RAM: `data` holds it
   kMsrRead,        // user-space RDMSR: answer via Vcpu::CompleteMsr
   kMsrWrite,       // user-space WRMSR: msr_data holds the value
   kInterrupted,    // Kick() took the vCPU out of the guest
@@ -45,9 +52,12 @@ const char* ExitKindName(ExitKind kind);
 
 struct VcpuExit {
   ExitKind kind = ExitKind::kInterrupted;
-  // I/O exits.
+  // Port I/O exits.
   uint16_t port = 0;
-  std::span<uint8_t> io_data;  // access width bytes; valid until the next Run
+  // MMIO exits: the guest-physical address.
+  uint64_t address = 0;
+  // I/O and MMIO exits: the access's bytes; valid until the next Run.
+  std::span<uint8_t> data;
   // MSR exits.
   uint32_t msr_index = 0;
   uint64_t msr_data = 0;
@@ -65,9 +75,10 @@ class Vcpu {
   // thread calls it.
   virtual absl::StatusOr<VcpuExit> Run() = 0;
 
-  // Completes a kIoIn exit with the bytes the guest reads; before next Run.
+  // Complete the exit Run() returned, before the next Run().
   virtual void CompleteIoIn(std::span<const uint8_t> data) = 0;
-  // Completes a kMsrRead/kMsrWrite exit: the value read, or a #GP.
+  virtual void CompleteMmioRead(std::span<const uint8_t> data) = 0;
+  // kMsrRead/kMsrWrite: the value read, or a #GP.
   virtual void CompleteMsr(uint64_t value, bool inject_gp) = 0;
 
   // Thread-safe. Makes the Run() in progress return kInterrupted promptly;
@@ -75,29 +86,79 @@ class Vcpu {
   // kick is never lost (KVM: immediate_exit plus a signal).
   virtual void Kick() = 0;
 
+  // A new vCPU has CPUID but no entry state: either this (a boot: the
+  // registers and runnable MP state the firmware expects) or RestoreState.
+  virtual absl::Status SetBootEntry(const BootEntry& entry) = 0;
+
+  // The guest TSC frequency, kHz.
+  virtual absl::StatusOr<uint64_t> TscKhz() = 0;
+
+  // The whole vCPU state / its restore. Only while the vCPU is outside
+  // Run() (paused), and on kvm with every vCPU of the VM outside it: the
+  // kernel's pending events and LAPIC read each other.
+  virtual absl::StatusOr<VcpuState> SaveState() = 0;
+  virtual absl::Status RestoreState(const VcpuState& state) = 0;
+
   // The general and system registers, for crash reports.
   virtual std::string DumpRegisters() = 0;
+};
+
+// An eventfd that KVM signals on a guest write (KVM_IOEVENTFD): the write
+// completes in the kernel without an exit to the engine.
+struct IoEventfd {
+  enum class Space { kPio, kMmio };
+  Space space = Space::kMmio;
+  uint64_t address = 0;
+  uint32_t length = 4;  // 0 (MMIO only: any length), 1, 2, 4 or 8
+  std::optional<uint64_t> datamatch;  // only writes of this value signal
+  int eventfd = -1;
 };
 
 class Vm {
  public:
   virtual ~Vm() = default;
+  virtual BackendKind kind() const = 0;
 
-  // Maps guest memory (memfd-backed) into the VM at guest-physical 0.
-  virtual absl::Status SetGuestMemory(GuestMemory& memory) = 0;
-  // Loads the guest firmware and its entry state. The engine has written the
-  // boot info (guest_abi.h) into guest memory before.
-  virtual absl::Status LoadGuest(GuestMemory& memory) = 0;
+  // Maps every region of `memory` into the VM. Once; the memory outlives
+  // the VM.
+  virtual absl::Status MapMemory(GuestMemory& memory) = 0;
+  // Dirty-page logging of guest writes (KVM_MEM_LOG_DIRTY_PAGES).
+  // TakeDirtyLog returns the pages written since logging started or since
+  // the last call, and clears them (KVM_GET_DIRTY_LOG). Writes the engine
+  // makes itself are not logged, as on KVM.
+  virtual absl::Status SetDirtyLogging(bool enabled) = 0;
+  virtual absl::StatusOr<DirtyBitmap> TakeDirtyLog() = 0;
+
+  // Creates vCPU `id` (0 .. vcpus-1) with its CPUID; then SetBootEntry or
+  // RestoreState on it.
   virtual absl::StatusOr<std::unique_ptr<Vcpu>> CreateVcpu(uint32_t id) = 0;
 
-  // Delivers a fixed-mode MSI to an x2APIC id, like KVM_SIGNAL_MSI.
-  virtual absl::Status SignalMsi(uint32_t dest_apic_id, uint8_t vector) = 0;
+  // Interrupts. An MSI no APIC accepts is dropped without an error, as on
+  // the APIC bus.
+  virtual absl::Status SignalMsi(const MsiMessage& msi) = 0;
+  // GSI routes (KVM_SET_GSI_ROUTING): AddMsiRoute picks a free GSI above
+  // the irqchip's pins and returns it.
+  virtual absl::StatusOr<uint32_t> AddMsiRoute(const MsiMessage& msi) = 0;
+  virtual absl::Status RemoveMsiRoute(uint32_t gsi) = 0;
+  // Binds `eventfd` to `gsi` (KVM_IRQFD): writing it raises the GSI in the
+  // kernel. With `resample_eventfd` >= 0 (KVM_IRQFD_FLAG_RESAMPLE) the GSI
+  // is level-triggered: the kernel signals the resample eventfd when the
+  // guest EOIs it, for the device to re-assert if still pending.
+  virtual absl::Status AssignIrqfd(uint32_t gsi, int eventfd, int resample_eventfd = -1) = 0;
+  virtual absl::Status DeassignIrqfd(uint32_t gsi, int eventfd) = 0;
+  virtual absl::Status AssignIoeventfd(const IoEventfd& ioeventfd) = 0;
+  virtual absl::Status DeassignIoeventfd(const IoEventfd& ioeventfd) = 0;
 
   // Installs an MSR filter (KVM_X86_SET_MSR_FILTER semantics, seed 001):
   // accesses it denies exit as kMsrRead/kMsrWrite instead of raising #GP, as
   // do accesses to MSRs KVM does not know when the filter's exit_reasons
   // include UNKNOWN. Atomic for each vCPU, also while vCPUs run.
   virtual absl::Status SetMsrFilter(const msr::MsrFilter& filter) = 0;
+
+  // The VM-wide state; every vCPU outside Run(). RestoreState before the
+  // vCPUs' RestoreState (the clock, routes and filter they run under).
+  virtual absl::StatusOr<VmState> SaveState() = 0;
+  virtual absl::Status RestoreState(const VmState& state) = 0;
 };
 
 class Hypervisor {

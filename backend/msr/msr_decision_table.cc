@@ -29,6 +29,10 @@ MsrDecisionTable MsrDecisionTable::Build(const std::vector<MsrSegment>& read, co
     d.starts.clear();
     d.decisions.clear();
     for (const MsrSegment& s : segments) {
+      if (IsClaimOwner(s.rule)) {
+        Add(d.starts, d.decisions, s.begin, MsrDecision::Claimed(static_cast<uint32_t>(ClaimOf(s.rule))));
+        continue;
+      }
       if (s.action == v1::MSR_ACTION_DENY) {
         Add(d.starts, d.decisions, s.begin, MsrDecision::Deny());
         continue;

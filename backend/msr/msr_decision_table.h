@@ -23,15 +23,18 @@ enum class MsrDecisionKind : uint8_t {
   // An EMULATE rule's MSR without a handler, or an MSR the filter allows
   // that KVM does not know (KVM_MSR_EXIT_REASON_UNKNOWN) without a handler.
   kUnhandled,
+  // An engine claim (msr_claim.h) answers: CompiledMsrPolicy::claims[handler].
+  kClaimed,
 };
 
 struct MsrDecision {
   MsrDecisionKind kind = MsrDecisionKind::kUnhandled;
-  uint32_t handler = 0;  // kEmulate only: the handler's slot
+  uint32_t handler = 0;  // kEmulate: the handler's slot; kClaimed: the claim
 
   static MsrDecision Deny() { return {MsrDecisionKind::kDeny, 0}; }
   static MsrDecision Emulate(uint32_t slot) { return {MsrDecisionKind::kEmulate, slot}; }
   static MsrDecision Unhandled() { return {MsrDecisionKind::kUnhandled, 0}; }
+  static MsrDecision Claimed(uint32_t claim) { return {MsrDecisionKind::kClaimed, claim}; }
   friend bool operator==(const MsrDecision&, const MsrDecision&) = default;
 };
 
@@ -41,10 +44,10 @@ class MsrDecisionTable {
   MsrDecisionTable();
 
   // `read`/`write` from ResolveMsrRules; `handler_indexes` sorted and
-  // unique, a handler's slot being its position. An MSR the rules EMULATE
-  // gets its handler; one they ALLOW gets its handler only when
-  // `unknown_emulate` (KVM exits for an allowed MSR only when it does not
-  // know it, with the UNKNOWN reason).
+  // unique, a handler's slot being its position. A claimed MSR gets its
+  // claim; an MSR the rules EMULATE gets its handler; one they ALLOW gets
+  // its handler only when `unknown_emulate` (KVM exits for an allowed MSR
+  // only when it does not know it, with the UNKNOWN reason).
   static MsrDecisionTable Build(const std::vector<MsrSegment>& read, const std::vector<MsrSegment>& write,
                                 const std::vector<uint32_t>& handler_indexes, bool unknown_emulate);
 

@@ -86,4 +86,23 @@ void MsrHandlers::CarryOverFrom(const MsrHandlers& previous) {
   }
 }
 
+std::map<uint32_t, uint64_t> MsrHandlers::StoredValues() const {
+  std::map<uint32_t, uint64_t> values;
+  for (size_t i = 0; i < size_; ++i) {
+    if (slots_[i].write == v1::MsrHandler::WRITE_ACTION_STORE) {
+      values[slots_[i].index] = slots_[i].stored.load(std::memory_order_relaxed);
+    }
+  }
+  return values;
+}
+
+void MsrHandlers::SetStoredValues(const std::map<uint32_t, uint64_t>& values) {
+  for (size_t i = 0; i < size_; ++i) {
+    auto it = values.find(slots_[i].index);
+    if (it != values.end() && slots_[i].write == v1::MsrHandler::WRITE_ACTION_STORE) {
+      slots_[i].stored.store(it->second, std::memory_order_relaxed);
+    }
+  }
+}
+
 }  // namespace vmd::msr

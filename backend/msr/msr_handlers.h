@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -62,6 +63,12 @@ class MsrHandlers {
   // After a policy change: takes over the stored value of every MSR that
   // both handler sets store, so a guest does not see a STOREd MSR reset.
   void CarryOverFrom(const MsrHandlers& previous);
+
+  // The values STORE handlers hold, by MSR index (a snapshot); and putting
+  // them back (a restore). Values of MSRs without a STORE handler are
+  // ignored.
+  std::map<uint32_t, uint64_t> StoredValues() const;
+  void SetStoredValues(const std::map<uint32_t, uint64_t>& values);
 
  private:
   struct Slot {

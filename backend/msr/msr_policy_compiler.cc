@@ -17,6 +17,21 @@ v1::MsrAction ActionAt(const std::vector<MsrSegment>& segments, uint32_t index) 
   return segments[FindMsrSegment(segments, index)].action;
 }
 
+// A handler's MSR claimed in both directions: the claim answers instead.
+void WarnClaimedHandlers(const v1::MsrPolicy& policy, const std::vector<MsrSegment>& read,
+                         const std::vector<MsrSegment>& write, std::span<const MsrClaim> claims,
+                         std::vector<std::string>& warnings) {
+  for (int i = 0; i < policy.handlers_size(); ++i) {
+    const uint32_t index = policy.handlers(i).index();
+    const int r = read[FindMsrSegment(read, index)].rule;
+    const int w = write[FindMsrSegment(write, index)].rule;
+    if (IsClaimOwner(r) && IsClaimOwner(w)) {
+      warnings.push_back(absl::StrCat("handlers[", i, "] for MSR ", MsrHex(index), " never answers: ",
+                                      OwnerText(r, claims), " takes that MSR"));
+    }
+  }
+}
+
 absl::Status CheckHandlersReachable(const v1::MsrPolicy& policy, const std::vector<MsrSegment>& read,
                                     const std::vector<MsrSegment>& write) {
   const bool unknown_emulate = policy.unknown_msrs() == v1::UNKNOWN_MSR_ACTION_EMULATE;
@@ -55,11 +70,20 @@ v1::MsrFilterSummary CompiledMsrPolicy::Summary() const {
   return summary;
 }
 
-absl::StatusOr<CompiledMsrPolicy> CompileMsrPolicy(const v1::MsrPolicy& policy, const MsrTopology& topology) {
+absl::StatusOr<CompiledMsrPolicy> CompileMsrPolicy(const v1::MsrPolicy& policy, const MsrTopology& topology,
+                                                   std::span<const MsrClaim> claims) {
   if (absl::Status s = ValidateMsrPolicy(policy, topology); !s.ok()) return s;
-  const std::vector<MsrSegment> read = ResolveMsrRules(policy, /*write=*/false);
-  const std::vector<MsrSegment> write = ResolveMsrRules(policy, /*write=*/true);
-  if (absl::Status s = CheckHandlersReachable(policy, read, write); !s.ok()) return s;
+  if (absl::Status s = ValidateMsrClaims(claims); !s.ok()) return s;
+  const std::vector<MsrSegment> read = ResolveMsrRules(policy, /*write=*/false, claims);
+  const std::vector<MsrSegment> write = ResolveMsrRules(policy, /*write=*/true, claims);
+  // Handler reachability is the policy's own property: checked without the
+  // claims, so a policy stays valid whatever the engine claims.
+  if (absl::Status s = claims.empty() ? CheckHandlersReachable(policy, read, write)
+                                      : CheckHandlersReachable(policy, ResolveMsrRules(policy, false),
+                                                               ResolveMsrRules(policy, true));
+      !s.ok()) {
+    return s;
+  }
 
   CompiledMsrPolicy compiled;
   absl::StatusOr<MsrFilter> filter = PackMsrFilter(read, write, EffectiveDefaultAction(policy) == v1::MSR_ACTION_DENY);
@@ -71,7 +95,9 @@ absl::StatusOr<CompiledMsrPolicy> CompileMsrPolicy(const v1::MsrPolicy& policy, 
   }
   if (unknown_emulate) compiled.filter.exit_reasons |= kMsrExitReasonUnknown;
 
-  compiled.warnings = ShadowedRuleWarnings(policy, read, write);
+  compiled.warnings = ShadowedRuleWarnings(policy, read, write, claims);
+  WarnClaimedHandlers(policy, read, write, claims, compiled.warnings);
+  compiled.claims.assign(claims.begin(), claims.end());
   compiled.handlers.assign(policy.handlers().begin(), policy.handlers().end());
   std::sort(compiled.handlers.begin(), compiled.handlers.end(),
             [](const v1::MsrHandler& a, const v1::MsrHandler& b) { return a.index() < b.index(); });

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "backend/msr/msr_claim.h"
 #include "backend/msr/msr_decision_table.h"
 #include "backend/msr/msr_filter.h"
 #include "backend/msr/msr_handlers.h"
@@ -35,6 +36,9 @@ struct CompiledMsrPolicy {
   // position here. Feed to MsrHandlers::Create.
   std::vector<v1::MsrHandler> handlers;
   MsrDecisionTable decisions;
+  // The engine's claims compiled in; MsrDecision::handler of a kClaimed
+  // decision is a position here.
+  std::vector<MsrClaim> claims;
   bool log_denials = false;
 
   // The engine's per-exit lookup for a trapped access.
@@ -53,8 +57,11 @@ struct CompiledMsrPolicy {
 //    both directions is refused too: no access ever reaches it.
 //  - a policy KVM's filter cannot represent (msr_filter_packer.h), naming
 //    the rules that did not fit.
-// `topology` feeds READ_SOURCE_TOPOLOGY handlers.
-absl::StatusOr<CompiledMsrPolicy> CompileMsrPolicy(const v1::MsrPolicy& policy, const MsrTopology& topology);
+// `topology` feeds READ_SOURCE_TOPOLOGY handlers. `claims` (the engine's,
+// msr_claim.h) decide before every rule; what they override of the policy
+// is a warning.
+absl::StatusOr<CompiledMsrPolicy> CompileMsrPolicy(const v1::MsrPolicy& policy, const MsrTopology& topology,
+                                                   std::span<const MsrClaim> claims = {});
 
 }  // namespace vmd::msr
 

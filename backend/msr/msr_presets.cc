@@ -127,7 +127,7 @@ const std::vector<PresetRule>& IntelOnly() {
 
 std::vector<std::string> MsrPresetNames() { return {"default", "strict", "platform-compat"}; }
 
-absl::StatusOr<v1::MsrPolicy> MsrPreset(const std::string& name, MsrCpuVendor vendor) {
+absl::StatusOr<v1::MsrPolicy> MsrPreset(const std::string& name, cpu::CpuVendor vendor) {
   v1::MsrPolicy policy;
   policy.set_preset(name);
   if (name == "default") {
@@ -135,10 +135,10 @@ absl::StatusOr<v1::MsrPolicy> MsrPreset(const std::string& name, MsrCpuVendor ve
   } else if (name == "strict") {
     policy.set_default_action(v1::MSR_ACTION_DENY);
     AddRules(policy, StrictCommon(), v1::MSR_ACTION_ALLOW);
-    AddRules(policy, vendor == MsrCpuVendor::kIntel ? StrictIntel() : StrictAmd(), v1::MSR_ACTION_ALLOW);
+    AddRules(policy, vendor == cpu::CpuVendor::kIntel ? StrictIntel() : StrictAmd(), v1::MSR_ACTION_ALLOW);
   } else if (name == "platform-compat") {
     policy.set_default_action(v1::MSR_ACTION_ALLOW);
-    AddRules(policy, vendor == MsrCpuVendor::kIntel ? AmdOnly() : IntelOnly(), v1::MSR_ACTION_DENY);
+    AddRules(policy, vendor == cpu::CpuVendor::kIntel ? AmdOnly() : IntelOnly(), v1::MSR_ACTION_DENY);
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("preset: unknown preset \"", name, "\"; expected default, strict or platform-compat"));

@@ -15,15 +15,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "backend/cpu/cpu_vendor.h"
 #include "vmd/v1/msr.pb.h"
 
 namespace vmd::msr {
-
-// The host profile's CPU vendor. Maps 1:1 from vmd::hv::CpuVendor
-// (backend/hypervisor/sim/sim_profiles.h) for sim, and from the CPUID vendor
-// string ("GenuineIntel" / "AuthenticAMD") for kvm; kept separate so that
-// this library does not depend on the hypervisor.
-enum class MsrCpuVendor { kIntel, kAmd };
 
 // "default", "strict", "platform-compat".
 std::vector<std::string> MsrPresetNames();
@@ -31,7 +26,7 @@ std::vector<std::string> MsrPresetNames();
 // The preset's policy, with `preset` set to `name`. INVALID_ARGUMENT
 // (field "preset") for an unknown name. Every preset compiles for both
 // vendors (tests/msr/msr_presets_test.cc).
-absl::StatusOr<v1::MsrPolicy> MsrPreset(const std::string& name, MsrCpuVendor vendor);
+absl::StatusOr<v1::MsrPolicy> MsrPreset(const std::string& name, cpu::CpuVendor vendor);
 
 }  // namespace vmd::msr
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
-#include "client/grpc_status.h"
+#include "backend/rpc/grpc_status.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -22,6 +22,8 @@ using ::vmd::testing::FakeState;
 using ::vmd::testing::FakeVmd;
 using ::vmd::testing::MakeVm;
 using ::vmd::testing::StreamMode;
+using ::vmd::rpc::ToAbslStatus;
+using ::vmd::rpc::ToGrpcStatus;
 
 v1::Event MakeEvent(uint64_t sequence, const std::string& vm) {
   v1::Event event;

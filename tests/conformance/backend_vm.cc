@@ -3,15 +3,14 @@
 #include <filesystem>
 
 #include "backend/hypervisor/hypervisor.h"
+#include "tests/engine_test_config.h"
 
 namespace vmd::conformance {
 
 BackendVm::BackendVm(const std::string& kind, uint32_t vcpus) {
   char tmpl[] = "/tmp/vmd-conf-XXXXXX";
   dir_ = mkdtemp(tmpl);
-  engine::EngineConfig config{.vm_id = kind, .name = kind, .vcpus = vcpus, .memory_mib = 64, .backend = kind,
-                              .workload = "probe", .runtime_dir = dir_};
-  auto runner = engine::VmRunner::Create(config);
+  auto runner = engine::VmRunner::Create(testing::TestEngineConfig(kind, "probe", dir_, vcpus, /*memory_mib=*/64));
   status_ = runner.status();
   if (runner.ok()) {
     runner_ = *std::move(runner);

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "backend/vm_runner.h"
+#include "backend/engine/vm_runner.h"
 #include "vmd/v1/probe.pb.h"
 
 namespace vmd::conformance {

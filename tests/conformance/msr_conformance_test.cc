@@ -92,7 +92,7 @@ TEST_F(MsrConformanceTest, FilterAllow) {
   for (const std::string& kind : Backends()) {
     BackendVm vm(kind);
     ASSERT_TRUE(vm.status().ok()) << kind << ": " << vm.status();
-    auto set = vm.runner().SetMsrPolicy(policy);
+    auto set = vm.runner().msr_router().SetPolicy(policy);
     ASSERT_TRUE(set.ok()) << kind << ": " << set.status();
     auto r = vm.Run(program);
     ASSERT_TRUE(r.ok()) << kind << ": " << r.status();
@@ -102,7 +102,7 @@ TEST_F(MsrConformanceTest, FilterAllow) {
     EXPECT_EQ(r->results(4).values(0), 0x55u) << kind;
     EXPECT_EQ(r->results(6).values(0), 0x1234u) << kind;
     EXPECT_EQ(r->results(7).values(0), kPatReset) << kind << ": PAT is not trapped, KVM answers";
-    v1::MsrStats stats = vm.runner().msr_policy().Stats();
+    v1::MsrStats stats = vm.runner().msr_router().Stats();
     EXPECT_EQ(Count(stats, v1::MSR_OUTCOME_EMULATED, v1::MSR_ACCESS_READ), 4u) << kind;
     EXPECT_EQ(Count(stats, v1::MSR_OUTCOME_EMULATED, v1::MSR_ACCESS_WRITE), 3u) << kind;
     results.push_back(Summary(*r));
@@ -133,7 +133,7 @@ TEST_F(MsrConformanceTest, FilterDenyCountsExits) {
   for (const std::string& kind : Backends()) {
     BackendVm vm(kind);
     ASSERT_TRUE(vm.status().ok()) << kind << ": " << vm.status();
-    ASSERT_TRUE(vm.runner().SetMsrPolicy(policy).ok()) << kind;
+    ASSERT_TRUE(vm.runner().msr_router().SetPolicy(policy).ok()) << kind;
     auto r = vm.Run(program);
     ASSERT_TRUE(r.ok()) << kind << ": " << r.status();
     for (int i : {1, 2, 3, 4, 5, 6, 8}) {
@@ -142,7 +142,7 @@ TEST_F(MsrConformanceTest, FilterDenyCountsExits) {
     }
     EXPECT_EQ(r->results(0).outcome(), v1::PROBE_OUTCOME_OK) << kind;
     EXPECT_EQ(r->results(7).outcome(), v1::PROBE_OUTCOME_OK) << kind;
-    v1::MsrStats stats = vm.runner().msr_policy().Stats();
+    v1::MsrStats stats = vm.runner().msr_router().Stats();
     EXPECT_EQ(Count(stats, v1::MSR_OUTCOME_DENIED, v1::MSR_ACCESS_READ), 4u) << kind;
     EXPECT_EQ(Count(stats, v1::MSR_OUTCOME_DENIED, v1::MSR_ACCESS_WRITE), 3u) << kind;
     results.push_back(Summary(*r));
@@ -163,11 +163,11 @@ TEST_F(MsrConformanceTest, PermissionBitmapSwitchedAtRunTime) {
   for (const std::string& kind : Backends()) {
     BackendVm vm(kind);
     ASSERT_TRUE(vm.status().ok()) << kind << ": " << vm.status();
-    ASSERT_TRUE(vm.runner().SetMsrPolicy(emulate).ok());
+    ASSERT_TRUE(vm.runner().msr_router().SetPolicy(emulate).ok());
     auto before = vm.Run({Rdmsr(kPat)});
     ASSERT_TRUE(before.ok());
     EXPECT_EQ(before->results(0).values(0), 0xaaaau) << kind;
-    ASSERT_TRUE(vm.runner().SetMsrPolicy(allow).ok());
+    ASSERT_TRUE(vm.runner().msr_router().SetPolicy(allow).ok());
     auto after = vm.Run({Rdmsr(kPat)});
     ASSERT_TRUE(after.ok());
     EXPECT_EQ(after->results(0).values(0), kPatReset) << kind;
@@ -176,7 +176,7 @@ TEST_F(MsrConformanceTest, PermissionBitmapSwitchedAtRunTime) {
     std::atomic<int> switches{0};
     std::thread switcher([&] {
       for (int i = 0; !done; ++i) {
-        ASSERT_TRUE(vm.runner().SetMsrPolicy(i % 2 ? allow : emulate).ok());
+        ASSERT_TRUE(vm.runner().msr_router().SetPolicy(i % 2 ? allow : emulate).ok());
         ++switches;
       }
     });
@@ -247,14 +247,14 @@ TEST_F(MsrConformanceTest, CoreThreadCountFromTopology) {
     for (const std::string& kind : Backends()) {
       BackendVm vm(kind, vcpus);
       ASSERT_TRUE(vm.status().ok()) << kind << ": " << vm.status();
-      ASSERT_TRUE(vm.runner().SetMsrPolicy(policy).ok());
+      ASSERT_TRUE(vm.runner().msr_router().SetPolicy(policy).ok());
       auto r = vm.Run({Rdmsr(kCoreThreadCount), Wrmsr(kCoreThreadCount, 0), Rdmsr(kFabricated)});
       ASSERT_TRUE(r.ok()) << kind << ": " << r.status();
       EXPECT_EQ(r->results(0).values(0), (uint64_t{vcpus} << 16) | vcpus) << kind;
       EXPECT_EQ(r->results(1).outcome(), v1::PROBE_OUTCOME_FAULT) << kind;
       // Unknown to KVM and without a handler: #GP, counted as unhandled.
       EXPECT_EQ(r->results(2).outcome(), v1::PROBE_OUTCOME_FAULT) << kind;
-      v1::MsrStats stats = vm.runner().msr_policy().Stats();
+      v1::MsrStats stats = vm.runner().msr_router().Stats();
       EXPECT_EQ(Count(stats, v1::MSR_OUTCOME_UNHANDLED, v1::MSR_ACCESS_READ), 1u) << kind;
       results.push_back(Summary(*r));
     }

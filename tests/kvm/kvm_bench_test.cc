@@ -15,9 +15,10 @@
 #include "absl/strings/str_format.h"
 #include "backend/bench/guest_bench.h"
 #include "backend/bench/latency_stats.h"
-#include "backend/engine_service.h"
-#include "backend/vm_runner.h"
+#include "backend/engine/engine_service.h"
+#include "backend/engine/vm_runner.h"
 #include "gtest/gtest.h"
+#include "tests/engine_test_config.h"
 #include "tests/kvm/kvm_test_vm.h"
 
 namespace vmd::engine {
@@ -58,14 +59,7 @@ class KvmBenchTest : public ::testing::Test {
   }
 
   EngineConfig Config(const std::string& backend, const std::string& workload) {
-    return {.vm_id = "bench",
-            .name = "bench",
-            .vcpus = 2,
-            .memory_mib = 32,
-            .backend = backend,
-            .workload = workload,
-            .heartbeat_ms = 0,
-            .runtime_dir = dir_};
+    return testing::TestEngineConfig(backend, workload, dir_);
   }
 
   void Boot(const std::string& backend, const std::string& workload) {
@@ -139,12 +133,12 @@ TEST_F(KvmBenchTest, MsrPolicyAndProbesAreAsBeforeAfterwards) {
   handler->set_read(vmd::v1::MsrHandler::READ_SOURCE_CONSTANT);
   handler->set_constant(0x5);
   handler->set_write(vmd::v1::MsrHandler::WRITE_ACTION_IGNORE);
-  ASSERT_TRUE(runner_->SetMsrPolicy(policy).ok());
+  ASSERT_TRUE(runner_->msr_router().SetPolicy(policy).ok());
 
   absl::StatusOr<vmd::v1::GuestBenchReport> report = bench::RunGuestBench(*runner_, Request(50));
   ASSERT_TRUE(report.ok()) << report.status();
 
-  EXPECT_EQ(runner_->msr_policy().policy().SerializeAsString(), policy.SerializeAsString());
+  EXPECT_EQ(runner_->msr_router().policy().SerializeAsString(), policy.SerializeAsString());
   vmd::v1::RunProbeRequest probe;
   *probe.add_ops() = Rdmsr(VMD_BENCH_MSR);  // unknown to KVM again: #GP
   *probe.add_ops() = Rdmsr(0x3a);           // the VM's own handler still answers

@@ -34,7 +34,7 @@ void ExpectHealthyBoot(TestVm& vm, uint32_t vcpus) {
 }
 
 void ShutDownGracefully(TestVm& vm) {
-  ASSERT_TRUE(vm.vm().SignalMsi(0, VMD_VECTOR_SHUTDOWN).ok());
+  ASSERT_TRUE(vm.vm().SignalMsi(FixedMsi(0, VMD_VECTOR_SHUTDOWN)).ok());
   ASSERT_TRUE(vm.WaitFor([&] { return vm.power_off_code().has_value(); }))
       << "console:\n" << vm.console();
   EXPECT_EQ(*vm.power_off_code(), VMD_POWER_OFF_OK);
@@ -129,7 +129,7 @@ TEST_P(KvmBootTest, InterruptsAreCountedAndAcknowledged) {
   for (uint64_t round = 1; round <= kRounds; ++round) {
     for (uint32_t apic = 0; apic < vcpus; ++apic) {
       const uint8_t vector = kVector + apic;
-      ASSERT_TRUE((*vm)->vm().SignalMsi(apic, vector).ok());
+      ASSERT_TRUE((*vm)->vm().SignalMsi(FixedMsi(apic, vector)).ok());
       ASSERT_TRUE((*vm)->WaitFor([&] { return (*vm)->diag().interrupts[vector] == round; }))
           << "vector 0x" << std::hex << int{vector} << " count "
           << (*vm)->diag().interrupts[vector];
@@ -149,7 +149,7 @@ TEST(KvmBootApTest, ShutdownVectorToAnApplicationProcessorPowersOff) {
   ASSERT_TRUE(vm.ok()) << vm.status();
   (*vm)->Start();
   ExpectHealthyBoot(**vm, 2);
-  ASSERT_TRUE((*vm)->vm().SignalMsi(1, VMD_VECTOR_SHUTDOWN).ok());
+  ASSERT_TRUE((*vm)->vm().SignalMsi(FixedMsi(1, VMD_VECTOR_SHUTDOWN)).ok());
   ASSERT_TRUE((*vm)->WaitFor([&] { return (*vm)->power_off_code().has_value(); }));
   EXPECT_EQ(*(*vm)->power_off_code(), VMD_POWER_OFF_OK);
   (*vm)->Stop();
@@ -168,9 +168,9 @@ TEST(KvmBootErrorsTest, MsiToAMissingApicIsDropped) {
   ASSERT_TRUE((*vm)->WaitFor([&] { return (*vm)->diag().vcpus_online == 1; }));
   // No APIC 7, nor 0x1234 (beyond 8 bits: the 32-bit x2APIC id format): the
   // MSI is dropped, as on the APIC bus, and nothing is counted.
-  EXPECT_TRUE((*vm)->vm().SignalMsi(7, 0x40).ok());
-  EXPECT_TRUE((*vm)->vm().SignalMsi(0x1234, 0x40).ok());
-  ASSERT_TRUE((*vm)->vm().SignalMsi(0, 0x41).ok());
+  EXPECT_TRUE((*vm)->vm().SignalMsi(FixedMsi(7, 0x40)).ok());
+  EXPECT_TRUE((*vm)->vm().SignalMsi(FixedMsi(0x1234, 0x40)).ok());
+  ASSERT_TRUE((*vm)->vm().SignalMsi(FixedMsi(0, 0x41)).ok());
   ASSERT_TRUE((*vm)->WaitFor([&] { return (*vm)->diag().interrupts[0x41] == 1; }));
   EXPECT_EQ((*vm)->diag().interrupts[0x40], 0u);
   (*vm)->Stop();
@@ -182,7 +182,7 @@ TEST(KvmBootErrorsTest, MsiBeforeTheGuestEnabledItsApicIsDropped) {
   absl::StatusOr<std::unique_ptr<TestVm>> vm = TestVm::Create(Options(VMD_WORKLOAD_IDLE));
   ASSERT_TRUE(vm.ok()) << vm.status();
   // Not started: the APIC is still software-disabled.
-  EXPECT_TRUE((*vm)->vm().SignalMsi(0, 0x40).ok());
+  EXPECT_TRUE((*vm)->vm().SignalMsi(FixedMsi(0, 0x40)).ok());
   (*vm)->Start();
   ASSERT_TRUE((*vm)->WaitFor([&] { return (*vm)->diag().vcpus_online == 1; }));
   EXPECT_EQ((*vm)->diag().interrupts[0x40], 0u);

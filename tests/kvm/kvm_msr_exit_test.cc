@@ -65,7 +65,7 @@ TEST(KvmMsrExitTest, FilteredRdmsrExitsAndTakesTheCompletedValue) {
   EXPECT_GE(reads.load(), 1);
   EXPECT_EQ((*vm)->diag().apic_id_mismatches, 0u);
   // The guest wrote back what it read plus the x2APIC bits, so interrupts work.
-  ASSERT_TRUE((*vm)->vm().SignalMsi(0, VMD_VECTOR_SHUTDOWN).ok());
+  ASSERT_TRUE((*vm)->vm().SignalMsi(FixedMsi(0, VMD_VECTOR_SHUTDOWN)).ok());
   ASSERT_TRUE((*vm)->WaitFor([&] { return (*vm)->power_off_code().has_value(); }));
   (*vm)->Stop();
   EXPECT_TRUE((*vm)->crashes().empty());

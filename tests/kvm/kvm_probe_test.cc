@@ -53,7 +53,7 @@ class KvmProbeWorkloadTest : public ::testing::Test {
     std::memcpy(mailbox->ops, ops.data(), ops.size() * sizeof(vmd_probe_op));
     const uint32_t sequence = ++sequence_;
     std::atomic_ref<uint32_t>(mailbox->sequence).store(sequence, std::memory_order_release);
-    absl::Status s = vm_->vm().SignalMsi(0, VMD_VECTOR_PROBE);
+    absl::Status s = vm_->vm().SignalMsi(FixedMsi(0, VMD_VECTOR_PROBE));
     EXPECT_TRUE(s.ok()) << s;
     EXPECT_TRUE(vm_->WaitFor([&] { return vm_->probe_done() == sequence; }))
         << "program " << sequence << " did not finish; console:\n" << vm_->console();
@@ -150,7 +150,7 @@ TEST(KvmProbeWorkloadEarlyTest, ProgramPublishedBeforeBootRuns) {
   mailbox->nops = 1;
   mailbox->ops[0] = Op(VMD_PROBE_RDTSC);
   std::atomic_ref<uint32_t>(mailbox->sequence).store(1, std::memory_order_release);
-  ASSERT_TRUE((*vm)->vm().SignalMsi(0, VMD_VECTOR_PROBE).ok());  // dropped
+  ASSERT_TRUE((*vm)->vm().SignalMsi(FixedMsi(0, VMD_VECTOR_PROBE)).ok());  // dropped
   (*vm)->Start();
   ASSERT_TRUE((*vm)->WaitFor([&] { return (*vm)->probe_done() == 1; })) << (*vm)->console();
   EXPECT_EQ(mailbox->ops[0].status, VMD_PROBE_OK);
@@ -164,7 +164,7 @@ TEST_F(KvmProbeWorkloadTest, ConsecutiveProgramsAndShutdown) {
     std::vector<vmd_probe_op> r = Run({Op(VMD_PROBE_RDMSR, 0x10)});
     EXPECT_EQ(r[0].status, VMD_PROBE_OK) << "program " << i;
   }
-  ASSERT_TRUE(vm_->vm().SignalMsi(0, VMD_VECTOR_SHUTDOWN).ok());
+  ASSERT_TRUE(vm_->vm().SignalMsi(FixedMsi(0, VMD_VECTOR_SHUTDOWN)).ok());
   ASSERT_TRUE(vm_->WaitFor([&] { return vm_->power_off_code().has_value(); }));
   EXPECT_EQ(*vm_->power_off_code(), VMD_POWER_OFF_OK);
 }

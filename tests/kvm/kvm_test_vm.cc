@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "backend/guest/firmware_loader.h"
 #include "backend/hypervisor/kvm/kvm_hypervisor.h"
 
 namespace vmd::hv::testing {
@@ -33,20 +34,26 @@ void AnnounceRealKvm() { std::cout << "[kvm] ran on real KVM" << std::endl; }
 
 absl::StatusOr<std::unique_ptr<TestVm>> TestVm::Create(const TestVmOptions& options) {
   std::unique_ptr<TestVm> t(new TestVm());
-  absl::StatusOr<std::unique_ptr<Hypervisor>> hv = OpenKvm();
+  t->options_ = options;
+  absl::StatusOr<std::unique_ptr<Hypervisor>> hv = OpenHypervisor(options.backend, "");
   if (!hv.ok()) return hv.status();
   t->hypervisor_ = *std::move(hv);
 
-  VmConfig config;
-  config.vcpus = options.vcpus;
-  config.memory_bytes = options.memory_bytes;
-  absl::StatusOr<std::unique_ptr<Vm>> vm = t->hypervisor_->CreateVm(config);
+  absl::StatusOr<std::unique_ptr<Vm>> vm = t->hypervisor_->CreateVm({.vcpus = options.vcpus});
   if (!vm.ok()) return vm.status();
   t->vm_ = *std::move(vm);
 
-  absl::StatusOr<std::unique_ptr<GuestMemory>> memory = GuestMemory::Create(options.memory_bytes);
+  absl::StatusOr<std::unique_ptr<GuestMemory>> memory = GuestMemory::Create({{0, options.memory_bytes}});
   if (!memory.ok()) return memory.status();
   t->memory_ = *std::move(memory);
+  if (absl::Status s = t->vm_->MapMemory(*t->memory_); !s.ok()) return s;
+  for (uint32_t i = 0; i < options.vcpus; ++i) {
+    absl::StatusOr<std::unique_ptr<Vcpu>> vcpu = t->vm_->CreateVcpu(i);
+    if (!vcpu.ok()) return vcpu.status();
+    t->vcpus_.push_back(*std::move(vcpu));
+  }
+  absl::StatusOr<uint64_t> tsc_khz = t->vcpus_[0]->TscKhz();
+  if (!tsc_khz.ok()) return tsc_khz.status();
 
   vmd_boot_info* boot = t->memory_->At<vmd_boot_info>(VMD_BOOT_INFO_GPA);
   *boot = vmd_boot_info{};
@@ -55,13 +62,42 @@ absl::StatusOr<std::unique_ptr<TestVm>> TestVm::Create(const TestVmOptions& opti
   boot->vcpus = options.vcpus;
   boot->heartbeat_ms = options.heartbeat_ms;
   boot->memory_bytes = options.memory_bytes;
-  boot->tsc_khz = 0;  // LoadGuest fills it in
+  boot->tsc_khz = *tsc_khz;
+  if (absl::Status s = guest::LoadFirmware(*t->memory_, options.vcpus); !s.ok()) return s;
+  for (auto& vcpu : t->vcpus_) {
+    if (absl::Status s = vcpu->SetBootEntry(guest::FirmwareEntry(vcpu->id())); !s.ok()) return s;
+  }
+  return t;
+}
 
-  if (absl::Status s = t->vm_->SetGuestMemory(*t->memory_); !s.ok()) return s;
-  if (absl::Status s = t->vm_->LoadGuest(*t->memory_); !s.ok()) return s;
-  for (uint32_t i = 0; i < options.vcpus; ++i) {
-    absl::StatusOr<std::unique_ptr<Vcpu>> vcpu = t->vm_->CreateVcpu(i);
+absl::StatusOr<std::unique_ptr<TestVm>> TestVm::MoveStateToNewVm() {
+  Stop();
+  absl::StatusOr<VmState> vm_state = vm_->SaveState();
+  if (!vm_state.ok()) return vm_state.status();
+  std::vector<VcpuState> vcpu_states;
+  for (auto& vcpu : vcpus_) {
+    absl::StatusOr<VcpuState> state = vcpu->SaveState();
+    if (!state.ok()) return state.status();
+    vcpu_states.push_back(*std::move(state));
+  }
+  std::unique_ptr<TestVm> t(new TestVm());
+  t->options_ = options_;
+  t->hypervisor_ = hypervisor_;
+  t->memory_ = memory_;
+  t->msr_handler_ = msr_handler_;
+  {
+    absl::MutexLock lock(&mu_);
+    t->console_ = console_;
+  }
+  absl::StatusOr<std::unique_ptr<Vm>> vm = hypervisor_->CreateVm({.vcpus = options_.vcpus});
+  if (!vm.ok()) return vm.status();
+  t->vm_ = *std::move(vm);
+  if (absl::Status s = t->vm_->MapMemory(*t->memory_); !s.ok()) return s;
+  if (absl::Status s = t->vm_->RestoreState(*vm_state); !s.ok()) return s;
+  for (const VcpuState& state : vcpu_states) {
+    absl::StatusOr<std::unique_ptr<Vcpu>> vcpu = t->vm_->CreateVcpu(state.id);
     if (!vcpu.ok()) return vcpu.status();
+    if (absl::Status s = (*vcpu)->RestoreState(state); !s.ok()) return s;
     t->vcpus_.push_back(*std::move(vcpu));
   }
   return t;
@@ -97,16 +133,24 @@ void TestVm::VcpuLoop(uint32_t id) {
       return;
     }
     switch (exit->kind) {
+      case ExitKind::kMmioRead:
+      case ExitKind::kMmioWrite: {
+        absl::MutexLock lock(&mu_);
+        errors_.push_back(absl::StrCat("vcpu ", id, ": unexpected MMIO at 0x", absl::Hex(exit->address)));
+        std::fill(exit->data.begin(), exit->data.end(), 0xff);
+        vcpu.CompleteMmioRead(exit->data);
+        break;
+      }
       case ExitKind::kIoOut: {
-        if (exit->port == VMD_PORT_COM1 && !exit->io_data.empty()) {
+        if (exit->port == VMD_PORT_COM1 && !exit->data.empty()) {
           absl::MutexLock lock(&mu_);
-          console_.push_back(static_cast<char>(exit->io_data[0]));
-        } else if (exit->port == VMD_PORT_PROBE_DONE && exit->io_data.size() == 4) {
+          console_.push_back(static_cast<char>(exit->data[0]));
+        } else if (exit->port == VMD_PORT_PROBE_DONE && exit->data.size() == 4) {
           absl::MutexLock lock(&mu_);
-          std::memcpy(&probe_done_, exit->io_data.data(), sizeof(probe_done_));
-        } else if (exit->port == VMD_PORT_POWER && !exit->io_data.empty()) {
+          std::memcpy(&probe_done_, exit->data.data(), sizeof(probe_done_));
+        } else if (exit->port == VMD_PORT_POWER && !exit->data.empty()) {
           absl::MutexLock lock(&mu_);
-          power_off_code_ = exit->io_data[0];
+          power_off_code_ = exit->data[0];
         } else {
           absl::MutexLock lock(&mu_);
           errors_.push_back(absl::StrCat("vcpu ", id, ": unexpected OUT to port 0x",
@@ -116,9 +160,9 @@ void TestVm::VcpuLoop(uint32_t id) {
       }
       case ExitKind::kIoIn: {
         // Filled in place, as the engine's io bus does.
-        std::fill(exit->io_data.begin(), exit->io_data.end(), 0xff);
-        if (exit->port == kUartLsr && !exit->io_data.empty()) exit->io_data[0] = kLsrTransmitterEmpty;
-        vcpu.CompleteIoIn(exit->io_data);
+        std::fill(exit->data.begin(), exit->data.end(), 0xff);
+        if (exit->port == kUartLsr && !exit->data.empty()) exit->data[0] = kLsrTransmitterEmpty;
+        vcpu.CompleteIoIn(exit->data);
         break;
       }
       case ExitKind::kMsrRead:

@@ -1,6 +1,7 @@
-// Test harness for the kvm backend: boots the firmware through the hv
-// interface and runs each vCPU on its own thread with a tiny device model
-// (COM1 transmit + line status, the power port), the way the engine does.
+// Test harness for the hypervisor interface: boots the firmware on a backend
+// (kvm by default, or sim) and runs each vCPU on its own thread with a tiny
+// device model (COM1 transmit + line status, the power port), the way the
+// engine does; can move a stopped VM's whole state into a new VM.
 #ifndef VMD_TESTS_KVM_KVM_TEST_VM_H_
 #define VMD_TESTS_KVM_KVM_TEST_VM_H_
 
@@ -36,6 +37,7 @@ const BackendAvailability& Kvm();
 void AnnounceRealKvm();
 
 struct TestVmOptions {
+  BackendKind backend = BackendKind::kKvm;
   uint32_t vcpus = 1;
   uint32_t workload = VMD_WORKLOAD_IDLE;
   uint32_t heartbeat_ms = 0;
@@ -52,6 +54,11 @@ class TestVm {
   // vCPUs; nothing runs until Start().
   static absl::StatusOr<std::unique_ptr<TestVm>> Create(const TestVmOptions& options);
   ~TestVm();
+
+  // Stops this VM, saves its VM and vCPU states, and restores them into a
+  // new VM of the same backend over the same guest memory (this one stays
+  // stopped). The new VM runs on from where this one was once started.
+  absl::StatusOr<std::unique_ptr<TestVm>> MoveStateToNewVm();
 
   GuestMemory& memory() { return *memory_; }
   Vm& vm() { return *vm_; }
@@ -100,8 +107,9 @@ class TestVm {
   TestVm() = default;
   void VcpuLoop(uint32_t id);
 
-  std::unique_ptr<Hypervisor> hypervisor_;
-  std::unique_ptr<GuestMemory> memory_;
+  TestVmOptions options_;
+  std::shared_ptr<Hypervisor> hypervisor_;
+  std::shared_ptr<GuestMemory> memory_;
   std::unique_ptr<Vm> vm_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::thread> threads_;

@@ -14,7 +14,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-CompiledMsrPolicy CompilePreset(const std::string& name, MsrCpuVendor vendor) {
+CompiledMsrPolicy CompilePreset(const std::string& name, cpu::CpuVendor vendor) {
   absl::StatusOr<v1::MsrPolicy> policy = MsrPreset(name, vendor);
   EXPECT_TRUE(policy.ok()) << policy.status();
   if (!policy.ok()) return {};
@@ -24,13 +24,13 @@ CompiledMsrPolicy CompilePreset(const std::string& name, MsrCpuVendor vendor) {
   return compiled.ok() ? *std::move(compiled) : CompiledMsrPolicy();
 }
 
-bool Allowed(const std::string& name, MsrCpuVendor vendor, uint32_t index, bool write) {
+bool Allowed(const std::string& name, cpu::CpuVendor vendor, uint32_t index, bool write) {
   return PolicyAction(*MsrPreset(name, vendor), index, write) == v1::MSR_ACTION_ALLOW;
 }
 
 TEST(MsrPresetsTest, EveryPresetCompilesForBothVendorsWithoutWarnings) {
   for (const std::string& name : MsrPresetNames()) {
-    for (MsrCpuVendor vendor : {MsrCpuVendor::kIntel, MsrCpuVendor::kAmd}) {
+    for (cpu::CpuVendor vendor : {cpu::CpuVendor::kIntel, cpu::CpuVendor::kAmd}) {
       CompiledMsrPolicy c = CompilePreset(name, vendor);
       EXPECT_THAT(c.warnings, IsEmpty()) << name;
       EXPECT_LE(c.filter.ranges.size(), kMsrFilterMaxRanges) << name;
@@ -40,21 +40,21 @@ TEST(MsrPresetsTest, EveryPresetCompilesForBothVendorsWithoutWarnings) {
 }
 
 TEST(MsrPresetsTest, UnknownPresetNamesTheField) {
-  absl::StatusOr<v1::MsrPolicy> p = MsrPreset("lenient", MsrCpuVendor::kIntel);
+  absl::StatusOr<v1::MsrPolicy> p = MsrPreset("lenient", cpu::CpuVendor::kIntel);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(p.status().message()), HasSubstr("preset: unknown preset \"lenient\""));
 }
 
 TEST(MsrPresetsTest, DefaultAllowsEverythingWithoutAFilter) {
-  CompiledMsrPolicy c = CompilePreset("default", MsrCpuVendor::kIntel);
+  CompiledMsrPolicy c = CompilePreset("default", cpu::CpuVendor::kIntel);
   EXPECT_THAT(c.filter.ranges, IsEmpty());
   EXPECT_FALSE(c.filter.default_deny);
   EXPECT_EQ(c.filter.exit_reasons, 0u);
 }
 
 TEST(MsrPresetsTest, StrictAllowsWhatAGuestNeedsAndDeniesTheRest) {
-  for (MsrCpuVendor vendor : {MsrCpuVendor::kIntel, MsrCpuVendor::kAmd}) {
+  for (cpu::CpuVendor vendor : {cpu::CpuVendor::kIntel, cpu::CpuVendor::kAmd}) {
     for (uint32_t msr :
          {kMsrTsc,         kMsrApicBase, kMsrEfer,         kMsrStar,       kMsrLstar,   kMsrCstar,       kMsrSfmask,
           kMsrFsBase,      kMsrGsBase,   kMsrKernelGsBase, kMsrSysenterCs, kMsrPat,     kMsrMtrrDefType, kMsrMiscEnable,
@@ -71,36 +71,36 @@ TEST(MsrPresetsTest, StrictAllowsWhatAGuestNeedsAndDeniesTheRest) {
     EXPECT_FALSE(Allowed("strict", vendor, 0x40000000, false));  // Hyper-V
     EXPECT_TRUE(Allowed("strict", vendor, 0x830, true));         // x2APIC: always
   }
-  EXPECT_TRUE(Allowed("strict", MsrCpuVendor::kIntel, kMsrFeatureControl, false));
-  EXPECT_FALSE(Allowed("strict", MsrCpuVendor::kAmd, kMsrFeatureControl, false));
-  EXPECT_TRUE(Allowed("strict", MsrCpuVendor::kAmd, kMsrAmdHwcr, true));
-  EXPECT_FALSE(Allowed("strict", MsrCpuVendor::kIntel, kMsrAmdHwcr, true));
-  CompiledMsrPolicy c = CompilePreset("strict", MsrCpuVendor::kIntel);
+  EXPECT_TRUE(Allowed("strict", cpu::CpuVendor::kIntel, kMsrFeatureControl, false));
+  EXPECT_FALSE(Allowed("strict", cpu::CpuVendor::kAmd, kMsrFeatureControl, false));
+  EXPECT_TRUE(Allowed("strict", cpu::CpuVendor::kAmd, kMsrAmdHwcr, true));
+  EXPECT_FALSE(Allowed("strict", cpu::CpuVendor::kIntel, kMsrAmdHwcr, true));
+  CompiledMsrPolicy c = CompilePreset("strict", cpu::CpuVendor::kIntel);
   EXPECT_TRUE(c.filter.default_deny);
   EXPECT_EQ(c.filter.exit_reasons, kMsrExitReasonFilter);
 }
 
 TEST(MsrPresetsTest, PlatformCompatDeniesTheOtherVendor) {
   // Intel host: AMD ranges denied, Intel ones allowed.
-  EXPECT_FALSE(Allowed("platform-compat", MsrCpuVendor::kIntel, kMsrAmdHwcr, false));
-  EXPECT_FALSE(Allowed("platform-compat", MsrCpuVendor::kIntel, 0xc001ffff, true));
-  EXPECT_FALSE(Allowed("platform-compat", MsrCpuVendor::kIntel, kMsrAmdTscRatio, true));
-  EXPECT_TRUE(Allowed("platform-compat", MsrCpuVendor::kIntel, 0xc0020000, true));
-  EXPECT_TRUE(Allowed("platform-compat", MsrCpuVendor::kIntel, kMsrFeatureControl, false));
-  EXPECT_TRUE(Allowed("platform-compat", MsrCpuVendor::kIntel, kMsrVmxBasic, false));
+  EXPECT_FALSE(Allowed("platform-compat", cpu::CpuVendor::kIntel, kMsrAmdHwcr, false));
+  EXPECT_FALSE(Allowed("platform-compat", cpu::CpuVendor::kIntel, 0xc001ffff, true));
+  EXPECT_FALSE(Allowed("platform-compat", cpu::CpuVendor::kIntel, kMsrAmdTscRatio, true));
+  EXPECT_TRUE(Allowed("platform-compat", cpu::CpuVendor::kIntel, 0xc0020000, true));
+  EXPECT_TRUE(Allowed("platform-compat", cpu::CpuVendor::kIntel, kMsrFeatureControl, false));
+  EXPECT_TRUE(Allowed("platform-compat", cpu::CpuVendor::kIntel, kMsrVmxBasic, false));
   // AMD host: Intel-only MSRs denied, AMD ones allowed.
   for (uint32_t msr :
        {kMsrFeatureControl, kMsrVmxBasic, kMsrVmxVmfunc, kMsrPerfCapabilities, kMsrLbrSelect, kMsrLbrFrom0, kMsrLbrTo31,
         kMsrLbrInfo0, kMsrArchLbrCtl, kMsrArchLbrFrom0, kMsrPebsEnable, kMsrDsArea, kMsrRtitCtl, kMsrTsxCtrl}) {
-    EXPECT_FALSE(Allowed("platform-compat", MsrCpuVendor::kAmd, msr, false)) << std::hex << msr;
+    EXPECT_FALSE(Allowed("platform-compat", cpu::CpuVendor::kAmd, msr, false)) << std::hex << msr;
   }
-  EXPECT_TRUE(Allowed("platform-compat", MsrCpuVendor::kAmd, kMsrAmdHwcr, false));
-  EXPECT_TRUE(Allowed("platform-compat", MsrCpuVendor::kAmd, kMsrEfer, true));
+  EXPECT_TRUE(Allowed("platform-compat", cpu::CpuVendor::kAmd, kMsrAmdHwcr, false));
+  EXPECT_TRUE(Allowed("platform-compat", cpu::CpuVendor::kAmd, kMsrEfer, true));
   // Fits KVM: the 64K AMD block alone takes six ranges.
-  CompiledMsrPolicy intel = CompilePreset("platform-compat", MsrCpuVendor::kIntel);
+  CompiledMsrPolicy intel = CompilePreset("platform-compat", cpu::CpuVendor::kIntel);
   EXPECT_FALSE(intel.filter.default_deny);
   EXPECT_EQ(intel.filter.ranges.size(), 7u);
-  CompiledMsrPolicy amd = CompilePreset("platform-compat", MsrCpuVendor::kAmd);
+  CompiledMsrPolicy amd = CompilePreset("platform-compat", cpu::CpuVendor::kAmd);
   EXPECT_LE(amd.filter.ranges.size(), 2u);
 }
 

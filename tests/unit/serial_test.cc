@@ -23,17 +23,17 @@ TEST(SerialTest, TransmitsToTheConsoleLogAndIsAlwaysReady) {
     ASSERT_TRUE(log.ok());
     Serial16550 uart(log->get());
     uint8_t lsr = 0;
-    uart.In(5, {&lsr, 1});
+    uart.Read(5, {&lsr, 1});
     EXPECT_EQ(lsr & 0x60, 0x60) << "THRE and TEMT";
     for (char c : std::string("hi\n")) {
       uint8_t b = static_cast<uint8_t>(c);
-      uart.Out(0, {&b, 1});
+      uart.Write(0, {&b, 1});
     }
     // With DLAB set, offset 0 is the divisor latch, not the transmitter.
     uint8_t dlab = 0x80, div = 3, back = 0;
-    uart.Out(3, {&dlab, 1});
-    uart.Out(0, {&div, 1});
-    uart.In(0, {&back, 1});
+    uart.Write(3, {&dlab, 1});
+    uart.Write(0, {&div, 1});
+    uart.Read(0, {&back, 1});
     EXPECT_EQ(back, 3);
   }
   EXPECT_EQ(ReadFile(path), "hi\n");

@@ -1,4 +1,4 @@
-#include "daemon/validation.h"
+#include "daemon/core/validation.h"
 
 #include <gtest/gtest.h>
 

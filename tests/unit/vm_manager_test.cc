@@ -1,6 +1,6 @@
 // VmManager in-process, with real vmd-engine processes on the sim backend:
 // request_id idempotency, "an error changes nothing", listing and paging.
-#include "daemon/vm_manager.h"
+#include "daemon/core/vm_manager.h"
 
 #include <filesystem>
 

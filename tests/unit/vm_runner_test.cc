@@ -1,7 +1,7 @@
 // The engine's vCPU loop on the sim backend: the counter workload makes
 // progress, pause really stops it, resume continues from where it was, and a
 // graceful stop lets the guest power itself off.
-#include "backend/vm_runner.h"
+#include "backend/engine/vm_runner.h"
 
 #include <filesystem>
 #include <iostream>
@@ -10,6 +10,8 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "tests/engine_test_config.h"
 
 namespace vmd::engine {
 namespace {
@@ -24,8 +26,7 @@ class VmRunnerTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   EngineConfig Config(const std::string& workload) {
-    return {.vm_id = "t", .name = "t", .vcpus = 2, .memory_mib = 16, .backend = "sim",
-            .workload = workload, .heartbeat_ms = 20, .runtime_dir = dir_};
+    return testing::TestEngineConfig("sim", workload, dir_, /*vcpus=*/2, /*memory_mib=*/16);
   }
   std::string Console() {
     std::ifstream in(dir_ + "/console.log");
@@ -50,7 +51,7 @@ class VmRunnerTest : public ::testing::Test {
 TEST_F(VmRunnerTest, PauseStopsProgressOnKvm) {
   if (!hv::ProbeBackends()[0].usable) GTEST_SKIP() << "kvm is not usable here: " << hv::ProbeBackends()[0].reason;
   EngineConfig config = Config("counter");
-  config.backend = "kvm";
+  config.set_backend(vmd::v1::BACKEND_KVM);
   auto runner = VmRunner::Create(config);
   ASSERT_TRUE(runner.ok()) << runner.status();
   ASSERT_TRUE((*runner)->Start().ok());
@@ -123,7 +124,7 @@ TEST_F(VmRunnerTest, StopOfAPausedVmIsForced) {
 
 TEST_F(VmRunnerTest, UnknownSimProfileIsRefused) {
   EngineConfig c = Config("idle");
-  c.sim_profile = "pentium-4";
+  c.set_sim_profile("pentium-4");
   auto runner = VmRunner::Create(c);
   EXPECT_EQ(runner.status().code(), absl::StatusCode::kNotFound);
 }

@@ -1,4 +1,4 @@
-#include "daemon/vm_state_machine.h"
+#include "daemon/core/vm_state_machine.h"
 
 #include <gtest/gtest.h>
 

@@ -30,6 +30,12 @@ constexpr std::array kRequired = {
                        "user-space MSR exits"},
     RequiredCapability{KVM_CAP_X86_MSR_FILTER, "KVM_CAP_X86_MSR_FILTER", "MSR policy"},
     RequiredCapability{KVM_CAP_GET_TSC_KHZ, "KVM_CAP_GET_TSC_KHZ", "guest TSC frequency"},
+    RequiredCapability{KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD", "device doorbells without exits"},
+    RequiredCapability{KVM_CAP_XSAVE, "KVM_CAP_XSAVE", "saving FPU/vector state"},
+    RequiredCapability{KVM_CAP_XCRS, "KVM_CAP_XCRS", "saving XCR0"},
+    RequiredCapability{KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS", "saving pending events"},
+    RequiredCapability{KVM_CAP_DEBUGREGS, "KVM_CAP_DEBUGREGS", "saving debug registers"},
+    RequiredCapability{KVM_CAP_ADJUST_CLOCK, "KVM_CAP_ADJUST_CLOCK", "saving the VM clock"},
 };
 
 }  // namespace

@@ -7,12 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "backend/guest/guest_abi.h"
 #include "backend/hypervisor/kvm/kvm_capabilities.h"
 #include "backend/hypervisor/kvm/kvm_cpuid.h"
 #include "backend/hypervisor/kvm/kvm_fd.h"
 #include "backend/hypervisor/kvm/kvm_vm.h"
-#include "backend/hypervisor/kvm/long_mode_setup.h"
+#include "backend/hypervisor/kvm/kvm_vcpu_state.h"
 
 namespace vmd::hv {
 namespace {
@@ -52,7 +51,7 @@ absl::StatusOr<KvmHost> CheckKvm(bool create_test_vm) {
         absl::StrCat("KVM_GET_VCPU_MMAP_SIZE is ", *run_size, ", smaller than struct kvm_run"));
   }
   if (create_test_vm) {
-    absl::StatusOr<Fd> vm = kvm::CreateConfiguredVm(fd, uint64_t{VMD_MIN_MEMORY_MIB} << 20);
+    absl::StatusOr<Fd> vm = kvm::CreateConfiguredVm(fd);
     if (!vm.ok()) {
       return absl::Status(vm.status().code(),
                           absl::StrCat("cannot set up a VM: ", vm.status().message()));
@@ -67,8 +66,10 @@ absl::StatusOr<KvmHost> CheckKvm(bool create_test_vm) {
 
 class KvmHypervisor : public Hypervisor {
  public:
-  KvmHypervisor(KvmHost host, kvm::CpuidEntries supported_cpuid)
-      : host_(std::move(host)), supported_cpuid_(std::move(supported_cpuid)) {}
+  KvmHypervisor(KvmHost host, cpu::CpuidTable supported_cpuid, std::vector<uint32_t> msr_index_list)
+      : host_(std::move(host)),
+        supported_cpuid_(std::move(supported_cpuid)),
+        msr_index_list_(std::make_shared<const std::vector<uint32_t>>(std::move(msr_index_list))) {}
 
   BackendKind kind() const override { return BackendKind::kKvm; }
   uint32_t MaxVcpus() const override { return host_.max_vcpus; }
@@ -78,15 +79,9 @@ class KvmHypervisor : public Hypervisor {
       return absl::InvalidArgumentError(absl::StrCat(
           "vcpus ", config.vcpus, " is out of range: KVM here allows 1 to ", host_.max_vcpus));
     }
-    const uint64_t minimum = kvm::MinimumGuestMemory(config.vcpus);
-    if (config.memory_bytes < minimum || config.memory_bytes % 4096 != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "memory_bytes ", config.memory_bytes, " must be a multiple of 4096 and at least ",
-          minimum, " for ", config.vcpus, " vCPU(s)"));
-    }
     int dup_fd = fcntl(host_.kvm_fd.get(), F_DUPFD_CLOEXEC, 0);
     if (dup_fd < 0) return absl::ErrnoToStatus(errno, "dup of the /dev/kvm fd");
-    kvm::KvmVm::Host vm_host{Fd(dup_fd), supported_cpuid_, host_.run_size};
+    kvm::KvmVm::Host vm_host{Fd(dup_fd), supported_cpuid_, host_.run_size, msr_index_list_};
     absl::StatusOr<std::unique_ptr<kvm::KvmVm>> vm =
         kvm::KvmVm::Create(std::move(vm_host), config);
     if (!vm.ok()) return vm.status();
@@ -95,7 +90,8 @@ class KvmHypervisor : public Hypervisor {
 
  private:
   const KvmHost host_;
-  const kvm::CpuidEntries supported_cpuid_;
+  const cpu::CpuidTable supported_cpuid_;
+  const std::shared_ptr<const std::vector<uint32_t>> msr_index_list_;
 };
 
 }  // namespace
@@ -116,15 +112,11 @@ BackendAvailability ProbeKvm() {
 absl::StatusOr<std::unique_ptr<Hypervisor>> OpenKvm() {
   absl::StatusOr<KvmHost> host = CheckKvm(/*create_test_vm=*/false);
   if (!host.ok()) return absl::FailedPreconditionError(host.status().message());
-  absl::StatusOr<kvm::CpuidEntries> cpuid = kvm::GetSupportedCpuid(host->kvm_fd.get());
+  absl::StatusOr<cpu::CpuidTable> cpuid = kvm::GetSupportedCpuid(host->kvm_fd.get());
   if (!cpuid.ok()) return cpuid.status();
-  return std::make_unique<KvmHypervisor>(*std::move(host), *std::move(cpuid));
-}
-
-absl::StatusOr<uint64_t> KvmTscKhz() {
-  absl::StatusOr<Fd> kvm_fd = kvm::OpenKvmDevice();
-  if (!kvm_fd.ok()) return kvm_fd.status();
-  return kvm::GuestTscKhz(kvm_fd->get(), -1);
+  absl::StatusOr<std::vector<uint32_t>> msrs = kvm::GetMsrIndexList(host->kvm_fd.get());
+  if (!msrs.ok()) return msrs.status();
+  return std::make_unique<KvmHypervisor>(*std::move(host), *std::move(cpuid), *std::move(msrs));
 }
 
 }  // namespace vmd::hv

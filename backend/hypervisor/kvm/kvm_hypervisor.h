@@ -17,10 +17,6 @@ namespace vmd::hv {
 BackendAvailability ProbeKvm();
 absl::StatusOr<std::unique_ptr<Hypervisor>> OpenKvm();
 
-// The guest TSC frequency KVM gives new vCPUs (KVM_GET_TSC_KHZ), in kHz.
-// Vm::LoadGuest already fills boot_info.tsc_khz with it when that is 0.
-absl::StatusOr<uint64_t> KvmTscKhz();
-
 }  // namespace vmd::hv
 
 #endif  // VMD_BACKEND_HYPERVISOR_KVM_KVM_HYPERVISOR_H_

@@ -5,9 +5,10 @@
 // size 0 in C but 1 in C++, so in C++ `struct kvm_cpuid2` is 12 bytes with its
 // entries at offset 12 instead of 8 -- and the ioctl numbers built from
 // sizeof (KVM_GET_SUPPORTED_CPUID, KVM_SET_CPUID2, KVM_GET/SET_MSRS,
-// KVM_SET_GSI_ROUTING, ...) are wrong too (the kernel answers EINVAL or
-// ENOTTY). Later kernels special-case C++. Until then, use these
-// kernel-layout headers and ioctl numbers instead.
+// KVM_SET_GSI_ROUTING, KVM_GET_MSR_INDEX_LIST, KVM_GET/SET_XSAVE, ...) are
+// wrong too (the kernel answers EINVAL or ENOTTY). Later kernels
+// special-case C++. Until then, use these kernel-layout headers and ioctl
+// numbers instead.
 #ifndef VMD_BACKEND_HYPERVISOR_KVM_KVM_UAPI_H_
 #define VMD_BACKEND_HYPERVISOR_KVM_KVM_UAPI_H_
 
@@ -40,6 +41,23 @@ struct IrqRoutingHeader {
 };
 static_assert(sizeof(IrqRoutingHeader) == 8);
 
+// struct kvm_msr_list without its indices; u32 indices[nmsrs] follow.
+struct MsrListHeader {
+  uint32_t nmsrs;
+};
+static_assert(sizeof(MsrListHeader) == 4);
+
+// struct kvm_xsave's fixed part: 4096 bytes (KVM_GET_XSAVE2 may return more,
+// KVM_CAP_XSAVE2 says how many).
+struct XsaveArea {
+  uint32_t region[1024];
+};
+static_assert(sizeof(XsaveArea) == 4096);
+
+inline constexpr unsigned long kKvmGetMsrIndexList = _IOWR(KVMIO, 0x02, MsrListHeader);
+inline constexpr unsigned long kKvmGetXsave = _IOR(KVMIO, 0xa4, XsaveArea);
+inline constexpr unsigned long kKvmSetXsave = _IOW(KVMIO, 0xa5, XsaveArea);
+inline constexpr unsigned long kKvmGetXsave2 = _IOR(KVMIO, 0xcf, XsaveArea);
 inline constexpr unsigned long kKvmGetSupportedCpuid = _IOWR(KVMIO, 0x05, Cpuid2Header);
 inline constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, Cpuid2Header);
 inline constexpr unsigned long kKvmGetCpuid2 = _IOWR(KVMIO, 0x91, Cpuid2Header);

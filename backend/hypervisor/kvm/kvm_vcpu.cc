@@ -11,7 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "backend/hypervisor/kvm/kvm_registers.h"
+#include "backend/hypervisor/kvm/kvm_vcpu_state.h"
+#include "backend/hypervisor/register_dump.h"
 
 namespace vmd::hv::kvm {
 namespace {
@@ -66,14 +67,15 @@ VcpuExit Failure(ExitKind kind, std::string reason) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<KvmVcpu>> KvmVcpu::Create(uint32_t id, Fd fd, size_t run_size) {
+absl::StatusOr<std::unique_ptr<KvmVcpu>> KvmVcpu::Create(uint32_t id, Fd fd, size_t run_size,
+                                                         StateContext context) {
   void* run = mmap(nullptr, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (run == MAP_FAILED) {
     return absl::ErrnoToStatus(errno, absl::StrCat("mmap of vCPU ", id, "'s kvm_run"));
   }
   InstallKickSignalHandler();
   return std::unique_ptr<KvmVcpu>(
-      new KvmVcpu(id, std::move(fd), static_cast<kvm_run*>(run), run_size));
+      new KvmVcpu(id, std::move(fd), static_cast<kvm_run*>(run), run_size, std::move(context)));
 }
 
 KvmVcpu::~KvmVcpu() { munmap(run_, run_size_); }
@@ -118,7 +120,7 @@ std::optional<VcpuExit> KvmVcpu::MapExit() {
       VcpuExit exit;
       exit.kind = run_->io.direction == KVM_EXIT_IO_IN ? ExitKind::kIoIn : ExitKind::kIoOut;
       exit.port = run_->io.port;
-      exit.io_data = std::span<uint8_t>(reinterpret_cast<uint8_t*>(run_) + run_->io.data_offset,
+      exit.data = std::span<uint8_t>(reinterpret_cast<uint8_t*>(run_) + run_->io.data_offset,
                                         size_t{run_->io.size} * run_->io.count);
       return exit;
     }
@@ -165,11 +167,13 @@ std::optional<VcpuExit> KvmVcpu::MapExit() {
     case KVM_EXIT_HLT:
       return Failure(ExitKind::kInternalError,
                      "unexpected KVM_EXIT_HLT (the in-kernel irqchip handles HLT)");
-    case KVM_EXIT_MMIO:
-      return Failure(ExitKind::kInternalError,
-                     absl::StrFormat("MMIO %s of %u bytes at gpa 0x%x: no device there",
-                                     run_->mmio.is_write ? "write" : "read", run_->mmio.len,
-                                     run_->mmio.phys_addr));
+    case KVM_EXIT_MMIO: {
+      VcpuExit exit;
+      exit.kind = run_->mmio.is_write ? ExitKind::kMmioWrite : ExitKind::kMmioRead;
+      exit.address = run_->mmio.phys_addr;
+      exit.data = std::span<uint8_t>(run_->mmio.data, std::min<uint32_t>(run_->mmio.len, sizeof(run_->mmio.data)));
+      return exit;
+    }
     case KVM_EXIT_UNKNOWN:
       return Failure(ExitKind::kInternalError,
                      absl::StrFormat("unknown exit (KVM_EXIT_UNKNOWN): hardware_exit_reason=0x%x",
@@ -184,10 +188,18 @@ void KvmVcpu::CompleteIoIn(std::span<const uint8_t> data) {
   uint8_t* area = reinterpret_cast<uint8_t*>(run_) + run_->io.data_offset;
   const size_t size = size_t{run_->io.size} * run_->io.count;
   const size_t n = std::min(size, data.size());
-  // `data` may be the exit's own io_data (filled in place): memmove, and zero
+  // `data` may be the exit's own data (filled in place): memmove, and zero
   // only what it does not cover.
   std::memmove(area, data.data(), n);
   std::memset(area + n, 0, size - n);
+}
+
+void KvmVcpu::CompleteMmioRead(std::span<const uint8_t> data) {
+  if (last_exit_reason_ != KVM_EXIT_MMIO || run_->mmio.is_write) return;
+  const size_t size = std::min<size_t>(run_->mmio.len, sizeof(run_->mmio.data));
+  const size_t n = std::min(size, data.size());
+  std::memmove(run_->mmio.data, data.data(), n);
+  std::memset(run_->mmio.data + n, 0, size - n);
 }
 
 void KvmVcpu::CompleteMsr(uint64_t value, bool inject_gp) {
@@ -205,6 +217,57 @@ void KvmVcpu::Kick() {
   if (in_run_.load()) pthread_kill(thread_.load(), kKickSignal);
 }
 
+absl::Status KvmVcpu::SetBootEntry(const BootEntry& entry) {
+  kvm_mp_state mp_state{};
+  mp_state.mp_state = KVM_MP_STATE_RUNNABLE;
+  if (absl::Status s = Ioctl(fd_.get(), KVM_SET_MP_STATE, "KVM_SET_MP_STATE", &mp_state).status(); !s.ok()) {
+    return s;
+  }
+  kvm_sregs sregs{};
+  if (absl::Status s = Ioctl(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS", &sregs).status(); !s.ok()) return s;
+  const uint64_t apic_base = sregs.apic_base;
+  uint64_t interrupt_bitmap[std::size(sregs.interrupt_bitmap)];
+  std::copy(std::begin(sregs.interrupt_bitmap), std::end(sregs.interrupt_bitmap), interrupt_bitmap);
+  ToKvm(entry.sregs, sregs);
+  sregs.apic_base = apic_base;
+  std::copy(std::begin(interrupt_bitmap), std::end(interrupt_bitmap), std::begin(sregs.interrupt_bitmap));
+  if (absl::Status s = Ioctl(fd_.get(), KVM_SET_SREGS, "KVM_SET_SREGS", &sregs).status(); !s.ok()) return s;
+  kvm_regs regs = ToKvm(entry.regs);
+  return Ioctl(fd_.get(), KVM_SET_REGS, "KVM_SET_REGS", &regs).status();
+}
+
+absl::StatusOr<uint64_t> KvmVcpu::TscKhz() {
+  absl::StatusOr<int> khz = Ioctl(fd_.get(), KVM_GET_TSC_KHZ, "KVM_GET_TSC_KHZ");
+  if (!khz.ok()) return khz.status();
+  if (*khz <= 0) return absl::InternalError("KVM_GET_TSC_KHZ returned 0");
+  return static_cast<uint64_t>(*khz);
+}
+
+absl::StatusOr<std::vector<uint32_t>> KvmVcpu::SavedMsrs() {
+  if (!saved_msrs_) {
+    absl::StatusOr<std::vector<uint32_t>> readable = ReadableMsrs(fd_.get(), *context_.msr_index_list);
+    if (!readable.ok()) return readable.status();
+    saved_msrs_ = *std::move(readable);
+  }
+  return *saved_msrs_;
+}
+
+absl::StatusOr<VcpuState> KvmVcpu::SaveState() {
+  absl::StatusOr<std::vector<uint32_t>> msrs = SavedMsrs();
+  if (!msrs.ok()) return msrs.status();
+  absl::StatusOr<VcpuState> state =
+      SaveKvmVcpuState({.vcpu_fd = fd_.get(), .xsave_size = context_.xsave_size, .msrs = *msrs});
+  if (state.ok()) state->id = id_;
+  return state;
+}
+
+absl::Status KvmVcpu::RestoreState(const VcpuState& state) {
+  if (state.id != id_) {
+    return absl::InvalidArgumentError(absl::StrCat("the state of vCPU ", state.id, " given to vCPU ", id_));
+  }
+  return RestoreKvmVcpuState({.vcpu_fd = fd_.get(), .xsave_size = context_.xsave_size}, state);
+}
+
 std::string KvmVcpu::DumpRegisters() {
   kvm_regs regs{};
   kvm_sregs sregs{};
@@ -216,7 +279,7 @@ std::string KvmVcpu::DumpRegisters() {
       !s.ok()) {
     return absl::StrCat(header, "  unavailable: ", s.message(), "\n");
   }
-  return absl::StrCat(header, FormatRegisters(regs, sregs));
+  return absl::StrCat(header, FormatRegisters(FromKvm(regs), FromKvm(sregs)));
 }
 
 }  // namespace vmd::hv::kvm

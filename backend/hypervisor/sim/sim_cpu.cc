@@ -1,5 +1,9 @@
 #include "backend/hypervisor/sim/sim_cpu.h"
 
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
 namespace vmd::hv {
 namespace {
 
@@ -21,45 +25,22 @@ constexpr uint64_t kIcrShorthandSelf = 1ull << 18;
 // vector 0xff (backend/guest/firmware/apic.c), long mode active.
 constexpr uint64_t kFirmwareSvr = 0x1ff;
 
-// The profile's CPUID, as KVM_GET_SUPPORTED_CPUID would report it on such a
-// host. Only leaves a guest of ours reads are modelled.
-kvm::CpuidEntries BaseCpuid(const SimProfile& p) {
-  auto leaf = [](uint32_t fn, uint32_t eax, uint32_t ebx, uint32_t ecx, uint32_t edx, uint32_t index = 0,
-                 uint32_t flags = 0) {
-    kvm_cpuid_entry2 e{};
-    e.function = fn;
-    e.index = index;
-    e.flags = flags;
-    e.eax = eax;
-    e.ebx = ebx;
-    e.ecx = ecx;
-    e.edx = edx;
-    return e;
-  };
-  const bool intel = p.vendor == CpuVendor::kIntel;
-  // Vendor strings in EBX, EDX, ECX order.
-  const uint32_t v_ebx = intel ? 0x756e6547 : 0x68747541;  // "Genu" / "Auth"
-  const uint32_t v_edx = intel ? 0x49656e69 : 0x69746e65;  // "ineI" / "enti"
-  const uint32_t v_ecx = intel ? 0x6c65746e : 0x444d4163;  // "ntel" / "cAMD"
-  kvm::CpuidEntries e = {
-      leaf(0x0, intel ? 0x1b : 0x10, v_ebx, v_ecx, v_edx),
-      // Family/model/stepping of the profile; SSE3..AVX, FPU..SSE2, APIC.
-      leaf(0x1, p.cpuid_signature, 0x00000800, 0x77fafbff & ~(1u << 21), 0x0f8bfbff),
-      leaf(0x7, 0, 0xd19f4fbb, 0x0040405e, intel ? 0xbc000400 : 0x10, 0, KVM_CPUID_FLAG_SIGNIFCANT_INDEX),
-      // KVM's hypervisor leaves: signature "KVMKVMKVM\0\0\0".
-      leaf(0x40000000, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x0000004d),
-      leaf(0x40000001, 0x01007afb, 0, 0, 0),
-      leaf(0x80000000, intel ? 0x80000008 : 0x80000021, v_ebx, v_ecx, v_edx),
-      leaf(0x80000001, 0, 0, intel ? 0x121 : 0x75c237ff, 0x2c100800),
-      leaf(0x80000008, intel ? 0x3030 : 0x3030, 0, 0, 0),
-  };
-  if (intel) e.push_back(leaf(0x4, 0x1c004121, 0x01c0003f, 0x3f, 0, 0, KVM_CPUID_FLAG_SIGNIFCANT_INDEX));
-  return e;
+// KVM's reserved-bit mask for EFER: what the guest's CPUID enables.
+uint64_t EferWritable(const cpu::HostProfile& p) {
+  return kEferSce | kEferLme | kEferLma | kEferNxe | (p.vendor == cpu::CpuVendor::kAmd ? kEferSvme : 0);
 }
 
-// KVM's reserved-bit mask for EFER: what the guest's CPUID enables.
-uint64_t EferWritable(const SimProfile& p) {
-  return kEferSce | kEferLme | kEferLma | kEferNxe | (p.vendor == CpuVendor::kAmd ? kEferSvme : 0);
+// LAPIC register page offsets (SDM vol. 3A, table 11-1).
+constexpr size_t kLapicId = 0x20, kLapicTpr = 0x80, kLapicSvr = 0xf0;
+
+uint32_t LapicRegister(const LapicState& lapic, size_t offset) {
+  uint32_t v;
+  std::memcpy(&v, lapic.registers.data() + offset, sizeof(v));
+  return v;
+}
+
+void SetLapicRegister(LapicState& lapic, size_t offset, uint32_t value) {
+  std::memcpy(lapic.registers.data() + offset, &value, sizeof(value));
 }
 
 bool ValidPat(uint64_t pat) {
@@ -72,27 +53,39 @@ bool ValidPat(uint64_t pat) {
 
 }  // namespace
 
-SimCpu::SimCpu(const SimProfile& profile, uint32_t vcpu_id, uint32_t vcpus, std::function<void(uint8_t)> self_ipi)
+cpu::CpuidTable SimBaseCpuid(const cpu::HostProfile& p) {
+  using cpu::Leaf;
+  using cpu::Subleaf;
+  const bool intel = p.vendor == cpu::CpuVendor::kIntel;
+  const cpu::VendorRegisters v = cpu::CpuidVendorRegisters(p.vendor);
+  cpu::CpuidTable e = {
+      Leaf(0x0, intel ? 0x1b : 0x10, v.ebx, v.ecx, v.edx),
+      // Family/model/stepping of the profile; SSE3..AVX, FPU..SSE2, APIC.
+      Leaf(0x1, p.cpuid_signature(), 0x00000800, 0x77fafbff & ~(1u << 21), 0x0f8bfbff),
+      Subleaf(0x7, 0, 0, 0xd19f4fbb, 0x0040405e, intel ? 0xbc000400 : 0x10),
+      // KVM's hypervisor leaves: signature "KVMKVMKVM\0\0\0".
+      Leaf(0x40000000, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x0000004d),
+      Leaf(0x40000001, 0x01007afb, 0, 0, 0),
+      Leaf(0x80000000, intel ? 0x80000008 : 0x80000021, v.ebx, v.ecx, v.edx),
+      Leaf(0x80000001, 0, 0, intel ? 0x121 : 0x75c237ff, 0x2c100800),
+      Leaf(0x80000008, 0x3030, 0, 0, 0),
+  };
+  if (intel) e.push_back(Subleaf(0x4, 0, 0x1c004121, 0x01c0003f, 0x3f, 0));
+  return e;
+}
+
+SimCpu::SimCpu(const cpu::HostProfile& profile, uint32_t vcpu_id, cpu::CpuidTable cpuid,
+               std::function<void(uint8_t)> self_ipi)
     : profile_(profile),
       vcpu_id_(vcpu_id),
-      cpuid_(kvm::BuildVcpuCpuid(BaseCpuid(profile), vcpu_id, vcpus)),
+      cpuid_(std::move(cpuid)),
       self_ipi_(std::move(self_ipi)),
       apic_base_(0xfee00000ull | kApicBaseEn | kApicBaseExtd | (vcpu_id == 0 ? kApicBaseBsp : 0)),
       efer_(kEferLme | kEferLma),
       svr_(kFirmwareSvr) {}
 
-CpuidResult SimCpu::Cpuid(uint32_t leaf, uint32_t subleaf) const {
-  const kvm_cpuid_entry2* e = kvm::FindCpuid(cpuid_, leaf, subleaf);
-  if (e == nullptr) {
-    // KVM answers an out-of-range basic leaf with the highest basic leaf; a
-    // missing leaf inside the range reads as zeros.
-    const kvm_cpuid_entry2* max = kvm::FindCpuid(cpuid_, leaf & 0x80000000u);
-    if (max != nullptr && leaf > max->eax && (leaf & 0x80000000u) == 0) {
-      e = kvm::FindCpuid(cpuid_, max->eax, subleaf);
-    }
-    if (e == nullptr) return {};
-  }
-  return {e->eax, e->ebx, e->ecx, e->edx};
+cpu::CpuidEntry SimCpu::Cpuid(uint32_t leaf, uint32_t subleaf) const {
+  return cpu::LookupCpuid(cpuid_, leaf, subleaf);
 }
 
 uint64_t SimCpu::Rdtsc() const {
@@ -179,6 +172,33 @@ bool SimCpu::WriteMsr(uint32_t index, uint64_t value) {
     default:
       return false;
   }
+}
+
+void SimCpu::SaveState(VcpuState& state) const {
+  state.msrs = {{kMsrTsc, Rdtsc()}, {kMsrApicBase, apic_base_}, {kMsrPat, pat_}, {kMsrEfer, efer_}};
+  state.sregs.apic_base = apic_base_;
+  state.sregs.efer = efer_;
+  state.lapic = {};
+  SetLapicRegister(state.lapic, kLapicId, vcpu_id_);
+  SetLapicRegister(state.lapic, kLapicTpr, static_cast<uint32_t>(tpr_));
+  SetLapicRegister(state.lapic, kLapicSvr, static_cast<uint32_t>(svr_));
+}
+
+absl::Status SimCpu::RestoreState(const VcpuState& state) {
+  for (const MsrValue& m : state.msrs) {
+    switch (m.index) {
+      case kMsrTsc: tsc_offset_ += static_cast<int64_t>(m.value - Rdtsc()); break;
+      case kMsrApicBase: apic_base_ = m.value; break;
+      case kMsrPat: pat_ = m.value; break;
+      case kMsrEfer: efer_ = m.value; break;
+      default:
+        return absl::InvalidArgumentError(absl::StrCat("sim: the saved state holds MSR 0x", absl::Hex(m.index),
+                                                       ", which the sim does not model"));
+    }
+  }
+  tpr_ = LapicRegister(state.lapic, kLapicTpr);
+  svr_ = LapicRegister(state.lapic, kLapicSvr);
+  return absl::OkStatus();
 }
 
 }  // namespace vmd::hv

@@ -1,8 +1,8 @@
 // The sim backend's model of one vCPU as a guest sees it through KVM: CPUID
-// (the profile's table, adjusted per vCPU by the same BuildVcpuCpuid the kvm
-// backend applies) and MSRs with KVM's rules (which exist, which bits are
-// reserved, what #GPs). The state starts as the firmware leaves it after boot
-// (x2APIC enabled, long mode).
+// (the host profile's table, adjusted per vCPU by the same
+// cpu::BuildVcpuCpuid the kvm backend applies) and MSRs with KVM's rules
+// (which exist, which bits are reserved, what #GPs). The state starts as the
+// firmware leaves it after boot (x2APIC enabled, long mode).
 #ifndef VMD_BACKEND_HYPERVISOR_SIM_SIM_CPU_H_
 #define VMD_BACKEND_HYPERVISOR_SIM_SIM_CPU_H_
 
@@ -11,21 +11,26 @@
 #include <functional>
 #include <optional>
 
-#include "backend/hypervisor/kvm/kvm_cpuid.h"
-#include "backend/hypervisor/sim/sim_profiles.h"
+#include "absl/status/status.h"
+#include "backend/cpu/cpuid.h"
+#include "backend/cpu/host_profiles.h"
+#include "backend/hypervisor/vcpu_state.h"
 
 namespace vmd::hv {
 
-struct CpuidResult {
-  uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0;
-};
+// The profile's CPUID, as KVM_GET_SUPPORTED_CPUID would report it on such a
+// host: the sim VM's base table.
+cpu::CpuidTable SimBaseCpuid(const cpu::HostProfile& profile);
 
 class SimCpu {
  public:
-  // `self_ipi` delivers an interrupt to this vCPU (x2APIC ICR/SELF_IPI).
-  SimCpu(const SimProfile& profile, uint32_t vcpu_id, uint32_t vcpus, std::function<void(uint8_t)> self_ipi);
+  // `cpuid` is the vCPU's table; `self_ipi` delivers an interrupt to this
+  // vCPU (x2APIC ICR/SELF_IPI).
+  SimCpu(const cpu::HostProfile& profile, uint32_t vcpu_id, cpu::CpuidTable cpuid,
+         std::function<void(uint8_t)> self_ipi);
 
-  CpuidResult Cpuid(uint32_t leaf, uint32_t subleaf) const;
+  cpu::CpuidEntry Cpuid(uint32_t leaf, uint32_t subleaf) const;
+  const cpu::CpuidTable& cpuid() const { return cpuid_; }
   // Whether KVM would handle this MSR itself (else it is "unknown" to KVM:
   // #GP, or an exit with KVM_MSR_EXIT_REASON_UNKNOWN when enabled).
   bool KnowsMsr(uint32_t index) const;
@@ -35,10 +40,16 @@ class SimCpu {
   bool WriteMsr(uint32_t index, uint64_t value);
   uint64_t Rdtsc() const;
 
+  // The model's architectural state: its MSRs (as KVM_GET_MSRS would list
+  // them) and LAPIC registers, into / from a VcpuState. Restoring is a host
+  // write: the guest's checks (read-only bits, LMA) do not apply.
+  void SaveState(VcpuState& state) const;
+  absl::Status RestoreState(const VcpuState& state);
+
  private:
-  const SimProfile& profile_;
+  const cpu::HostProfile& profile_;
   const uint32_t vcpu_id_;
-  kvm::CpuidEntries cpuid_;
+  cpu::CpuidTable cpuid_;
   std::function<void(uint8_t)> self_ipi_;
   const std::chrono::steady_clock::time_point reset_ = std::chrono::steady_clock::now();
   int64_t tsc_offset_ = 0;

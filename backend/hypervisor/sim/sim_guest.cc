@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "backend/guest/firmware_loader.h"
+#include "nlohmann/json.hpp"
 
 namespace vmd::hv {
 namespace {
@@ -18,29 +20,29 @@ const char* WorkloadName(uint32_t workload) {
 }
 
 constexpr uint32_t kVectorGp = 13;
+constexpr uint32_t kVectorPf = 14;
+
+bool Canonical(uint64_t address) {
+  const uint64_t top = address >> 47;
+  return top == 0 || top == (~uint64_t{0} >> 47);
+}
+
+uint64_t RamEnd(const GuestMemory& memory) {
+  const GuestMemory::Region& last = memory.regions().back();
+  return last.gpa + last.size;
+}
 
 }  // namespace
 
-std::shared_ptr<const msr::MsrFilter> SimGuest::MsrFilterSlot::Get() const {
-  std::lock_guard lock(mu_);
-  return filter_;
-}
-
-void SimGuest::MsrFilterSlot::Set(msr::MsrFilter filter) {
-  auto next = std::make_shared<const msr::MsrFilter>(std::move(filter));
-  std::lock_guard lock(mu_);
-  filter_ = std::move(next);
-}
-
-SimGuest::SimGuest(uint32_t vcpu_id, const vmd_boot_info& boot, const SimProfile& profile, GuestMemory& memory,
-                   const MsrFilterSlot& msr_filter)
+SimGuest::SimGuest(uint32_t vcpu_id, const cpu::HostProfile& profile, cpu::CpuidTable cpuid, GuestMemory& memory,
+                   SimPlatform& platform)
     : vcpu_id_(vcpu_id),
-      boot_(boot),
+      boot_(*memory.At<vmd_boot_info>(VMD_BOOT_INFO_GPA)),
       memory_(memory),
-      msr_filter_(msr_filter),
+      platform_(platform),
       status_(memory.At<vmd_guest_status>(VMD_GUEST_STATUS_GPA)),
       mailbox_(memory.At<vmd_probe_mailbox>(VMD_PROBE_MAILBOX_GPA)),
-      cpu_(profile, vcpu_id, boot.vcpus, [this](uint8_t v) { self_interrupts_.push_back(v); }) {}
+      cpu_(profile, vcpu_id, std::move(cpuid), [this](uint8_t v) { self_interrupts_.push_back(v); }) {}
 
 void SimGuest::Print(const std::string& line) { console_.insert(console_.end(), line.begin(), line.end()); }
 
@@ -78,6 +80,7 @@ void SimGuest::OnTick() {
   if (boot_.workload != VMD_WORKLOAD_COUNTER || vcpu_id_ != 0 || powered_off_) return;
   std::atomic_ref<uint64_t> counter(status_->counter);
   uint64_t value = counter.fetch_add(1, std::memory_order_relaxed) + 1;
+  platform_.MarkDirty(VMD_GUEST_STATUS_GPA, sizeof(vmd_guest_status));
   uint64_t period = std::max<uint64_t>(1, boot_.heartbeat_ms / kTick.count());
   if (++ticks_since_heartbeat_ >= period) {
     ticks_since_heartbeat_ = 0;
@@ -108,6 +111,7 @@ void SimGuest::OnInterrupt(uint8_t vector) {
 
 std::optional<SimGuest::Step> SimGuest::RunProbe() {
   if (!probe_running_) return std::nullopt;
+  platform_.MarkDirty(VMD_PROBE_MAILBOX_GPA, sizeof(vmd_probe_mailbox));  // results land there
   const uint32_t nops = std::min<uint32_t>(mailbox_->nops, VMD_PROBE_MAX_OPS);
   for (; probe_pc_ < nops; ++probe_pc_) {
     TakeSelfInterrupts();
@@ -117,7 +121,14 @@ std::optional<SimGuest::Step> SimGuest::RunProbe() {
       return exit;
     }
     if (op.kind != VMD_PROBE_WAIT_INTERRUPT) {
-      Execute(op);
+      if (std::optional<Step> exit = Execute(op)) {
+        if (exit->kind == Step::Kind::kMmioRead) {
+          mmio_read_pending_ = true;
+        } else {
+          ++probe_pc_;  // a store is done once it has exited
+        }
+        return exit;
+      }
       continue;
     }
     const uint8_t vector = static_cast<uint8_t>(op.index);
@@ -144,7 +155,7 @@ std::optional<SimGuest::Step> SimGuest::RunProbe() {
 
 std::optional<SimGuest::Step> SimGuest::MsrExit(const vmd_probe_op& op) const {
   if (op.kind != VMD_PROBE_RDMSR && op.kind != VMD_PROBE_WRMSR) return std::nullopt;
-  std::shared_ptr<const msr::MsrFilter> filter = msr_filter_.Get();
+  std::shared_ptr<const msr::MsrFilter> filter = platform_.MsrFilter();
   if (filter == nullptr) return std::nullopt;
   const bool write = op.kind == VMD_PROBE_WRMSR;
   uint32_t reason = 0;
@@ -176,17 +187,44 @@ void SimGuest::CompleteMsr(uint64_t value, bool inject_gp) {
   ++probe_pc_;
 }
 
-void SimGuest::Execute(vmd_probe_op& op) {
+void SimGuest::CompleteMmioRead(uint64_t value) {
+  if (!mmio_read_pending_) return;
+  mmio_read_pending_ = false;
+  vmd_probe_op& op = mailbox_->ops[probe_pc_];
+  op.status = VMD_PROBE_OK;
+  op.out[0] = value;
+  ++probe_pc_;
+}
+
+std::optional<SimGuest::Step> SimGuest::MemoryAccessOutsideRam(vmd_probe_op& op, bool write) {
+  const uint64_t gpa = op.arg;
+  op.status = VMD_PROBE_FAULT;
+  if (!Canonical(gpa)) {
+    op.vector = kVectorGp;
+    return std::nullopt;
+  }
+  if (gpa + op.index > guest::IdentityMappedBytes(RamEnd(memory_)) || gpa + op.index < gpa) {
+    op.vector = kVectorPf;  // no page-table entry maps it
+    return std::nullopt;
+  }
+  op.status = VMD_PROBE_OK;
+  return Step{.kind = write ? Step::Kind::kMmioWrite : Step::Kind::kMmioRead,
+              .value = write ? op.arg2 : 0,
+              .size = static_cast<uint8_t>(op.index),
+              .address = gpa};
+}
+
+std::optional<SimGuest::Step> SimGuest::Execute(vmd_probe_op& op) {
   auto fault = [&](uint32_t vector) {
     op.status = VMD_PROBE_FAULT;
     op.vector = vector;
   };
   op.status = VMD_PROBE_OK;
   if (op.kind == VMD_PROBE_RDMSR || op.kind == VMD_PROBE_WRMSR) {
-    std::shared_ptr<const msr::MsrFilter> filter = msr_filter_.Get();
+    std::shared_ptr<const msr::MsrFilter> filter = platform_.MsrFilter();
     if (filter != nullptr && !msr::KvmAllows(*filter, op.index, op.kind == VMD_PROBE_WRMSR)) {
       fault(kVectorGp);  // denied, and user space takes no FILTER exits
-      return;
+      return std::nullopt;
     }
   }
   switch (op.kind) {
@@ -201,7 +239,7 @@ void SimGuest::Execute(vmd_probe_op& op) {
       if (!cpu_.WriteMsr(op.index, op.arg)) fault(kVectorGp);
       break;
     case VMD_PROBE_CPUID: {
-      CpuidResult r = cpu_.Cpuid(op.index, op.subleaf);
+      cpu::CpuidEntry r = cpu_.Cpuid(op.index, op.subleaf);
       op.out[0] = r.eax;
       op.out[1] = r.ebx;
       op.out[2] = r.ecx;
@@ -211,28 +249,99 @@ void SimGuest::Execute(vmd_probe_op& op) {
     case VMD_PROBE_RDTSC: op.out[0] = cpu_.Rdtsc(); break;
     case VMD_PROBE_READ_MEM: {
       std::span<uint8_t> bytes = memory_.Slice(op.arg, op.index);
+      if (bytes.empty()) return MemoryAccessOutsideRam(op, /*write=*/false);
       uint64_t v = 0;
-      if (bytes.empty()) {
-        fault(kVectorGp);  // the engine validated it; a stale program still cannot escape
-      } else {
-        std::memcpy(&v, bytes.data(), bytes.size());
-        op.out[0] = v;
-      }
+      std::memcpy(&v, bytes.data(), bytes.size());
+      op.out[0] = v;
       break;
     }
     case VMD_PROBE_WRITE_MEM: {
       std::span<uint8_t> bytes = memory_.Slice(op.arg, op.index);
-      if (bytes.empty()) {
-        fault(kVectorGp);
-      } else {
-        std::memcpy(bytes.data(), &op.arg2, bytes.size());
-      }
+      if (bytes.empty()) return MemoryAccessOutsideRam(op, /*write=*/true);
+      std::memcpy(bytes.data(), &op.arg2, bytes.size());
+      platform_.MarkDirty(op.arg, op.index);
       break;
     }
     // The model's loop costs one TSC cycle per iteration.
     case VMD_PROBE_SPIN: op.out[0] = op.arg; break;
     default: fault(6); break;  // an unknown op is an invalid opcode to the firmware
   }
+  return std::nullopt;
+}
+
+namespace {
+
+// Non-zero entries of a per-vector count table, as {"vector": count}.
+nlohmann::json Counts(const std::array<uint64_t, 256>& counts) {
+  nlohmann::json j = nlohmann::json::object();
+  for (size_t v = 0; v < counts.size(); ++v) {
+    if (counts[v] != 0) j[std::to_string(v)] = counts[v];
+  }
+  return j;
+}
+
+void LoadCounts(const nlohmann::json& j, std::array<uint64_t, 256>& counts) {
+  counts.fill(0);
+  for (const auto& [vector, count] : j.items()) counts.at(std::stoul(vector)) = count.get<uint64_t>();
+}
+
+}  // namespace
+
+void SimGuest::SaveState(VcpuState& state) const {
+  cpu_.SaveState(state);
+  const auto now = Clock::now();
+  nlohmann::json j = {
+      {"booted", booted_},
+      {"power_off_requested", power_off_requested_},
+      {"powered_off", powered_off_},
+      {"ticks_since_heartbeat", ticks_since_heartbeat_},
+      {"console", std::string(console_.begin(), console_.end())},
+      {"self_interrupts", std::vector<uint8_t>(self_interrupts_.begin(), self_interrupts_.end())},
+      {"interrupts", Counts(interrupts_)},
+      {"probe_running", probe_running_},
+      {"probe_sequence", probe_sequence_},
+      {"probe_pc", probe_pc_},
+      {"probe_base", Counts(probe_base_)},
+      {"waiting", waiting_},
+      // Time left, not a time point: the clock of the engine that restores
+      // it is another one.
+      {"wait_remaining_ns",
+       waiting_ ? std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(wait_deadline_ - now).count())
+                : 0},
+      {"msr_exit_pending", msr_exit_pending_},
+      {"mmio_read_pending", mmio_read_pending_},
+  };
+  state.sim_model = j.dump();
+}
+
+absl::Status SimGuest::RestoreState(const VcpuState& state) {
+  if (state.sim_model.empty()) {
+    return absl::InvalidArgumentError("sim: the vCPU state has no sim model (a kvm vCPU's state?)");
+  }
+  if (absl::Status s = cpu_.RestoreState(state); !s.ok()) return s;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(state.sim_model);
+    booted_ = j.at("booted").get<bool>();
+    power_off_requested_ = j.at("power_off_requested").get<bool>();
+    powered_off_ = j.at("powered_off").get<bool>();
+    ticks_since_heartbeat_ = j.at("ticks_since_heartbeat").get<uint64_t>();
+    const std::string console = j.at("console").get<std::string>();
+    console_.assign(console.begin(), console.end());
+    const std::vector<uint8_t> self = j.at("self_interrupts").get<std::vector<uint8_t>>();
+    self_interrupts_.assign(self.begin(), self.end());
+    LoadCounts(j.at("interrupts"), interrupts_);
+    probe_running_ = j.at("probe_running").get<bool>();
+    probe_sequence_ = j.at("probe_sequence").get<uint32_t>();
+    probe_pc_ = j.at("probe_pc").get<uint32_t>();
+    LoadCounts(j.at("probe_base"), probe_base_);
+    waiting_ = j.at("waiting").get<bool>();
+    wait_deadline_ = Clock::now() + std::chrono::nanoseconds(j.at("wait_remaining_ns").get<int64_t>());
+    msr_exit_pending_ = j.at("msr_exit_pending").get<bool>();
+    mmio_read_pending_ = j.at("mmio_read_pending").get<bool>();
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("sim: the vCPU's sim model state is not valid: ", e.what()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace vmd::hv

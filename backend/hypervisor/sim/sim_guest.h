@@ -15,12 +15,24 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "backend/guest/guest_abi.h"
 #include "backend/hypervisor/sim/sim_cpu.h"
 #include "backend/memory/guest_memory.h"
 #include "backend/msr/msr_filter.h"
 
 namespace vmd::hv {
+
+// What the guest model needs from its VM.
+class SimPlatform {
+ public:
+  virtual ~SimPlatform() = default;
+  // The MSR filter installed on the VM (null: none); read on every guest
+  // MSR access, as KVM reads its filter.
+  virtual std::shared_ptr<const msr::MsrFilter> MsrFilter() const = 0;
+  // The guest wrote [gpa, gpa + len) (dirty logging).
+  virtual void MarkDirty(uint64_t gpa, uint64_t len) = 0;
+};
 
 class SimGuest {
  public:
@@ -35,32 +47,25 @@ class SimGuest {
       kWaitTick,       // busy until the next tick
       kWaitUntil,      // waiting for an interrupt until `deadline`
       kMsrExit,        // an MSR access exits to user space (msr_* fields)
+      kMmioRead,       // a load of `size` bytes from `address`, outside RAM
+      kMmioWrite,      // a store of `value` (`size` bytes) to `address`
     };
     Kind kind;
     uint16_t port = 0;
-    uint32_t value = 0;
+    uint64_t value = 0;
     uint8_t size = 1;
     Clock::time_point deadline{};
     bool msr_write = false;
     uint32_t msr_index = 0;
     uint64_t msr_data = 0;
     uint32_t msr_reason = 0;
+    uint64_t address = 0;
   };
 
-  // The MSR filter installed on the VM, shared by its vCPUs; read on every
-  // guest MSR access, as KVM reads its filter.
-  class MsrFilterSlot {
-   public:
-    std::shared_ptr<const msr::MsrFilter> Get() const;
-    void Set(msr::MsrFilter filter);
-
-   private:
-    mutable std::mutex mu_;
-    std::shared_ptr<const msr::MsrFilter> filter_;
-  };
-
-  SimGuest(uint32_t vcpu_id, const vmd_boot_info& boot, const SimProfile& profile, GuestMemory& memory,
-           const MsrFilterSlot& msr_filter);
+  // The boot info is read from guest memory (the engine wrote it before the
+  // vCPU's boot entry, or the memory is a snapshot's).
+  SimGuest(uint32_t vcpu_id, const cpu::HostProfile& profile, cpu::CpuidTable cpuid, GuestMemory& memory,
+           SimPlatform& platform);
 
   // What the guest does next.
   Step Next();
@@ -70,6 +75,14 @@ class SimGuest {
   void OnInterrupt(uint8_t vector);
   // User space answered the kMsrExit step: the value read, or a #GP.
   void CompleteMsr(uint64_t value, bool inject_gp);
+  // User space answered the kMmioRead step.
+  void CompleteMmioRead(uint64_t value);
+
+  const SimCpu& cpu() const { return cpu_; }
+  // The model's whole state: the CPU's into `state`'s architectural fields,
+  // the firmware model's into state.sim_model.
+  void SaveState(VcpuState& state) const;
+  absl::Status RestoreState(const VcpuState& state);
 
  private:
   void Print(const std::string& line);
@@ -77,15 +90,20 @@ class SimGuest {
   // Runs probe ops until the program ends or an op must wait; returns the
   // step to take, or nullopt to go on with the workload.
   std::optional<Step> RunProbe();
-  void Execute(vmd_probe_op& op);
+  // Runs `op`, or returns the exit it takes (MMIO).
+  std::optional<Step> Execute(vmd_probe_op& op);
   // The exit an RDMSR/WRMSR op takes to user space under the VM's filter
   // (KVM's order: the filter first, then whether KVM knows the MSR).
   std::optional<Step> MsrExit(const vmd_probe_op& op) const;
+  // A guest load/store of `size` bytes at `gpa` outside RAM: the MMIO exit,
+  // or the fault the firmware's page tables give (#GP non-canonical, #PF
+  // beyond the identity map).
+  std::optional<Step> MemoryAccessOutsideRam(vmd_probe_op& op, bool write);
 
   const uint32_t vcpu_id_;
   const vmd_boot_info boot_;
   GuestMemory& memory_;
-  const MsrFilterSlot& msr_filter_;
+  SimPlatform& platform_;
   vmd_guest_status* const status_;
   vmd_probe_mailbox* const mailbox_;
   SimCpu cpu_;
@@ -104,7 +122,9 @@ class SimGuest {
   std::array<uint64_t, 256> probe_base_{};  // interrupts_ at the last wait, per vector
   bool waiting_ = false;
   Clock::time_point wait_deadline_{};
-  bool msr_exit_pending_ = false;  // the op at probe_pc_ waits for CompleteMsr
+  // The op at probe_pc_ waits for CompleteMsr / CompleteMmioRead.
+  bool msr_exit_pending_ = false;
+  bool mmio_read_pending_ = false;
 };
 
 }  // namespace vmd::hv

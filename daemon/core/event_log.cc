@@ -1,0 +1,51 @@
+#include "daemon/core/event_log.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace vmd::daemon {
+
+void EventLog::Publish(const v1::Event& event) {
+  std::lock_guard lock(mu_);
+  events_.push_back(event);
+  if (events_.size() > capacity_) events_.pop_front();
+  last_sequence_ = event.sequence();
+  cv_.notify_all();
+}
+
+v1::Event MakeVmEvent(const v1::Vm& vm, v1::EventType type, v1::VmState new_state, std::string message,
+                      google::protobuf::Timestamp time) {
+  v1::Event e;
+  *e.mutable_time() = std::move(time);
+  e.set_type(type);
+  e.set_vm_id(vm.id());
+  e.set_vm_name(vm.spec().name());
+  e.set_old_state(vm.status().state());
+  e.set_new_state(new_state);
+  e.set_message(std::move(message));
+  return e;
+}
+
+absl::StatusOr<uint64_t> EventLog::Read(uint64_t after_sequence, const std::string& vm_name,
+                                        std::chrono::milliseconds timeout, std::vector<v1::Event>* out) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return last_sequence_ > after_sequence; });
+  // Sequences are contiguous, so a gap before the oldest retained event means
+  // the watcher has missed events.
+  if (!events_.empty() && after_sequence + 1 < events_.front().sequence()) {
+    return absl::OutOfRangeError(absl::StrCat("after_sequence ", after_sequence,
+                                              " is older than the oldest retained event ", events_.front().sequence(),
+                                              "; list VMs to resynchronize, then watch from ", last_sequence_));
+  }
+  auto first = std::upper_bound(events_.begin(), events_.end(), after_sequence,
+                                [](uint64_t seq, const v1::Event& e) { return seq < e.sequence(); });
+  uint64_t cursor = after_sequence;
+  for (auto it = first; it != events_.end(); ++it) {
+    if (vm_name.empty() || it->vm_name() == vm_name) out->push_back(*it);
+    cursor = it->sequence();
+  }
+  return cursor;
+}
+
+}  // namespace vmd::daemon

@@ -1,0 +1,192 @@
+#include "daemon/engine/engine_supervisor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+extern char** environ;
+
+namespace vmd::daemon {
+namespace {
+
+constexpr int kReadyFd = 3;
+// Exits kept for WaitForExit; older ones are forgotten.
+constexpr size_t kRememberedExits = 4096;
+// epoll data of the wake-up eventfd; every other entry carries a pid.
+constexpr uint64_t kWakeToken = ~uint64_t{0};
+
+int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+}  // namespace
+
+std::string EngineExit::Describe() const {
+  if (!known) return "exit status unknown (engine was adopted after a vmd restart)";
+  if (signal != 0) return absl::StrCat("killed by signal ", signal, " (", strsignal(signal), ")");
+  return absl::StrCat("exited with code ", code);
+}
+
+EngineSupervisor::EngineSupervisor(std::string engine_path, ExitCallback on_exit)
+    : engine_path_(std::move(engine_path)), on_exit_(std::move(on_exit)) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event ev{.events = EPOLLIN, .data = {.u64 = kWakeToken}};
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  reaper_ = std::thread(&EngineSupervisor::ReapLoop, this);
+}
+
+EngineSupervisor::~EngineSupervisor() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof(one));
+  reaper_.join();
+  for (auto& [pid, w] : watched_) close(w.pidfd);
+  close(wake_fd_);
+  close(epoll_fd_);
+}
+
+absl::StatusOr<pid_t> EngineSupervisor::Spawn(const std::string& tag, const std::string& config_path,
+                                              const std::string& log_path, int* ready_fd) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (log_fd < 0) {
+    int err = errno;
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return absl::ErrnoToStatus(err, absl::StrCat("open engine log ", log_path));
+  }
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], kReadyFd);  // dup2 clears CLOEXEC
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  // A session of its own: the engine survives vmd and its terminal.
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::string ready = std::to_string(kReadyFd);
+  std::vector<char*> argv = {const_cast<char*>(engine_path_.c_str()), const_cast<char*>("--config"),
+                             const_cast<char*>(config_path.c_str()), const_cast<char*>("--ready-fd"),
+                             ready.data(), nullptr};
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, engine_path_.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(log_fd);
+  close(pipe_fds[1]);
+  if (rc != 0) {
+    close(pipe_fds[0]);
+    return absl::ErrnoToStatus(rc, absl::StrCat("spawn ", engine_path_));
+  }
+  if (absl::Status s = Watch(tag, pid, /*child=*/true); !s.ok()) {
+    close(pipe_fds[0]);
+    kill(pid, SIGKILL);
+    return s;
+  }
+  *ready_fd = pipe_fds[0];
+  return pid;
+}
+
+absl::Status EngineSupervisor::WaitReady(pid_t pid, int ready_fd, std::chrono::milliseconds timeout) {
+  pollfd p{.fd = ready_fd, .events = POLLIN};
+  int n;
+  do {
+    n = poll(&p, 1, static_cast<int>(timeout.count()));
+  } while (n < 0 && errno == EINTR);
+  char byte = 0;
+  bool ready = n == 1 && read(ready_fd, &byte, 1) == 1;
+  close(ready_fd);
+  if (ready) return absl::OkStatus();
+  if (n == 0) {
+    Kill(pid, SIGKILL);
+    return absl::DeadlineExceededError(absl::StrCat("engine not ready after ", timeout.count(), " ms; killed"));
+  }
+  return absl::AbortedError("engine exited before it was ready");
+}
+
+absl::Status EngineSupervisor::Adopt(const std::string& tag, pid_t pid) { return Watch(tag, pid, /*child=*/false); }
+
+absl::Status EngineSupervisor::Watch(const std::string& tag, pid_t pid, bool child) {
+  int pidfd = PidfdOpen(pid);
+  if (pidfd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("pidfd_open ", pid));
+  std::lock_guard lock(mu_);
+  exits_.erase(pid);  // a reused pid's old exit
+  watched_[pid] = {tag, pidfd, child};
+  epoll_event ev{.events = EPOLLIN, .data = {.u64 = static_cast<uint64_t>(pid)}};
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev) != 0) {
+    watched_.erase(pid);
+    close(pidfd);
+    return absl::ErrnoToStatus(errno, "epoll_ctl");
+  }
+  return absl::OkStatus();
+}
+
+void EngineSupervisor::ReapLoop() {
+  for (;;) {
+    epoll_event events[16];
+    int n = epoll_wait(epoll_fd_, events, 16, -1);
+    if (n < 0 && errno == EINTR) continue;
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.u64 == kWakeToken) continue;
+      pid_t pid = static_cast<pid_t>(events[i].data.u64);
+      auto it = watched_.find(pid);
+      if (it == watched_.end()) continue;
+      EngineExit exit;
+      if (it->second.child) {
+        int status = 0;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+          exit.known = true;
+          if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
+          if (WIFEXITED(status)) exit.code = WEXITSTATUS(status);
+        }
+      }
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
+      close(it->second.pidfd);
+      std::string tag = it->second.tag;
+      watched_.erase(it);
+      if (exits_.size() >= kRememberedExits) exits_.erase(exits_.begin());
+      exits_[pid] = exit;
+      exited_cv_.notify_all();
+      std::thread([cb = on_exit_, tag, pid, exit] { cb(tag, pid, exit); }).detach();
+    }
+  }
+}
+
+std::optional<EngineExit> EngineSupervisor::WaitForExit(pid_t pid, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  if (!exited_cv_.wait_for(lock, timeout, [&] { return exits_.contains(pid); })) return std::nullopt;
+  return exits_[pid];
+}
+
+void EngineSupervisor::Kill(pid_t pid, int signal) {
+  std::lock_guard lock(mu_);
+  // Signal through the pidfd: never a recycled pid.
+  if (auto it = watched_.find(pid); it != watched_.end()) syscall(SYS_pidfd_send_signal, it->second.pidfd, signal, nullptr, 0);
+}
+
+}  // namespace vmd::daemon
