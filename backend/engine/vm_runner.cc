@@ -335,6 +335,7 @@ absl::StatusOr<v1::SaveStateResponse> VmRunner::SaveState(const std::string& dir
     // A VM started paused may have vCPU threads still on their way to park.
     cv_.wait(lock, [&] { return parked_ == live_threads_; });
   }
+  if (absl::Status s = snapshot::CheckSnapshotDir(dir); !s.ok()) return s;
   if (absl::Status s = bus_.SleepAll(); !s.ok()) return s;
   absl::StatusOr<v1::SaveStateResponse> saved = [&]() -> absl::StatusOr<v1::SaveStateResponse> {
     v1::VmSnapshot snapshot;

@@ -14,6 +14,8 @@ namespace {
 constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t kGiB = 1ull << 30;
 constexpr uint64_t k2MiB = 1ull << 21;
+// The whole 32-bit space: device MMIO lives in the hole below 4 GiB.
+constexpr uint64_t kMappedAtLeast = 4 * kGiB;
 
 // Page-table entry bits.
 constexpr uint64_t kPtePresent = 1ull << 0;
@@ -84,7 +86,7 @@ uint64_t MinimumGuestMemory(uint32_t vcpus) {
 
 uint64_t IdentityMappedBytes(uint64_t ram_end) {
   uint64_t rounded = (ram_end + kGiB - 1) / kGiB * kGiB;
-  return std::clamp<uint64_t>(rounded, kGiB, VMD_IDENTITY_MAP_MAX_BYTES);
+  return std::clamp<uint64_t>(rounded, kMappedAtLeast, VMD_IDENTITY_MAP_MAX_BYTES);
 }
 
 absl::Status WriteLongModeTables(hv::GuestMemory& memory) {

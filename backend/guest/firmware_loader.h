@@ -17,9 +17,10 @@ namespace vmd::guest {
 // stack), and at least VMD_MIN_MEMORY_MIB.
 uint64_t MinimumGuestMemory(uint32_t vcpus);
 
-// How much of guest-physical space the page tables identity-map: up to the
-// end of the last RAM region rounded up to a GiB, at most
-// VMD_IDENTITY_MAP_MAX_BYTES (so the MMIO hole below 4 GiB is mapped too).
+// How much of guest-physical space the page tables identity-map: at least
+// the first 4 GiB (RAM and the MMIO hole below 4 GiB, where devices are), up
+// to the end of the last RAM region rounded up to a GiB, at most
+// VMD_IDENTITY_MAP_MAX_BYTES.
 uint64_t IdentityMappedBytes(uint64_t ram_end);
 
 // Writes the page tables (PML4, PDPT, 2 MiB-page PDs), the boot GDT and the

@@ -47,8 +47,8 @@ struct vmd_guest_status {
 // Firmware layout and boot protocol (kvm backend <-> firmware). Added with the
 // firmware; everything above is unchanged.
 //
-// Guest-physical map (identity-mapped, 2 MiB pages, whole RAM up to
-// VMD_IDENTITY_MAP_MAX_BYTES):
+// Guest-physical map (identity-mapped, 2 MiB pages: the first 4 GiB with the
+// MMIO hole, and all of RAM up to VMD_IDENTITY_MAP_MAX_BYTES):
 //   0x000000  page 0, unused
 //   0x001000  boot GDT (null, 64-bit code 0x08, data 0x10, TSS 0x18)
 //   0x002000  boot TSS (zero; TR must be valid for VM entry)

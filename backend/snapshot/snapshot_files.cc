@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +32,18 @@ absl::StatusOr<int> CreateNew(const std::string& path) {
 }
 
 }  // namespace
+
+absl::Status CheckSnapshotDir(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return absl::NotFoundError(absl::StrCat("dir: ", dir, " does not exist"));
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat("dir: ", dir, " is not a directory"));
+  }
+  if (!std::filesystem::is_empty(dir, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat("dir: ", dir, " is not empty; a snapshot is never written over another"));
+  }
+  return absl::OkStatus();
+}
 
 std::string StatePath(const std::string& dir) { return absl::StrCat(dir, "/", kStateFile); }
 std::string MemoryPath(const std::string& dir) { return absl::StrCat(dir, "/", kMemoryFile); }

@@ -21,6 +21,11 @@ inline constexpr char kMemoryFile[] = "memory";
 std::string StatePath(const std::string& dir);
 std::string MemoryPath(const std::string& dir);
 
+// OK when `dir` is an existing, empty directory: a snapshot is written
+// only there, never over another (ALREADY_EXISTS), nor into nothing
+// (NOT_FOUND, FAILED_PRECONDITION).
+absl::Status CheckSnapshotDir(const std::string& dir);
+
 absl::Status WriteState(const std::string& dir, const engine::v1::VmSnapshot& snapshot);
 // Returns the bytes of guest memory written (holes not counted).
 absl::StatusOr<uint64_t> WriteMemory(const std::string& dir, const hv::GuestMemory& memory);

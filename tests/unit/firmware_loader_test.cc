@@ -28,7 +28,8 @@ TEST(FirmwareLoaderTest, PageTablesIdentityMapAllOfRamWith2MiBPages) {
     EXPECT_EQ(entry(pd), (gib << 30) | 0x83);
     EXPECT_EQ(entry(pd + 8 * 511), ((gib << 30) + (511ull << 21)) | 0x83);
   }
-  EXPECT_EQ(entry(kPdpt + 8 * 3), 0u);
+  EXPECT_NE(entry(kPdpt + 8 * 3), 0u) << "the MMIO hole below 4 GiB is mapped";
+  EXPECT_EQ(entry(kPdpt + 8 * 4), 0u);
   // Boot GDT: code and data descriptors at their selectors, then the TSS.
   EXPECT_EQ(entry(VMD_BOOT_GDT_GPA), 0u);
   EXPECT_EQ(entry(VMD_BOOT_GDT_GPA + VMD_SELECTOR_CODE64), 0x00af9b000000ffffull);
@@ -52,8 +53,8 @@ TEST(FirmwareLoaderTest, RamAboveTheHoleIsMappedToo) {
 TEST(FirmwareLoaderTest, SizesFollowTheLayout) {
   EXPECT_EQ(MinimumGuestMemory(1), uint64_t{VMD_MIN_MEMORY_MIB} << 20);
   EXPECT_EQ(MinimumGuestMemory(1024), VMD_STACKS_GPA + 1024 * VMD_STACK_BYTES);
-  EXPECT_EQ(IdentityMappedBytes(16 << 20), 1ull << 30);
-  EXPECT_EQ(IdentityMappedBytes((1ull << 30) + 1), 2ull << 30);
+  EXPECT_EQ(IdentityMappedBytes(16 << 20), 4ull << 30);
+  EXPECT_EQ(IdentityMappedBytes((4ull << 30) + 1), 5ull << 30);
   EXPECT_EQ(IdentityMappedBytes(1ull << 40), VMD_IDENTITY_MAP_MAX_BYTES);
 }
 

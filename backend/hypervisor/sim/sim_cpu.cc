@@ -175,7 +175,8 @@ bool SimCpu::WriteMsr(uint32_t index, uint64_t value) {
 }
 
 void SimCpu::SaveState(VcpuState& state) const {
-  state.msrs = {{kMsrTsc, Rdtsc()}, {kMsrApicBase, apic_base_}, {kMsrPat, pat_}, {kMsrEfer, efer_}};
+  // As on KVM: EFER and APIC_BASE travel with the special registers.
+  state.msrs = {{kMsrTsc, Rdtsc()}, {kMsrPat, pat_}};
   state.sregs.apic_base = apic_base_;
   state.sregs.efer = efer_;
   state.lapic = {};
@@ -188,14 +189,14 @@ absl::Status SimCpu::RestoreState(const VcpuState& state) {
   for (const MsrValue& m : state.msrs) {
     switch (m.index) {
       case kMsrTsc: tsc_offset_ += static_cast<int64_t>(m.value - Rdtsc()); break;
-      case kMsrApicBase: apic_base_ = m.value; break;
       case kMsrPat: pat_ = m.value; break;
-      case kMsrEfer: efer_ = m.value; break;
       default:
         return absl::InvalidArgumentError(absl::StrCat("sim: the saved state holds MSR 0x", absl::Hex(m.index),
                                                        ", which the sim does not model"));
     }
   }
+  apic_base_ = state.sregs.apic_base;
+  efer_ = state.sregs.efer;
   tpr_ = LapicRegister(state.lapic, kLapicTpr);
   svr_ = LapicRegister(state.lapic, kLapicSvr);
   return absl::OkStatus();
