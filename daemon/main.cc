@@ -21,7 +21,7 @@
 #include "daemon/core/msr_audit.h"
 #include "daemon/api/msr_service.h"
 #include "daemon/api/probe_service.h"
-#include "daemon/core/vm_manager.h"
+#include "daemon/core/vmd_core.h"
 #include "daemon/api/vm_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -92,14 +92,15 @@ int main(int argc, char** argv) {
   absl::StatusOr<vmd::v1::HostInfo> host = vmd::daemon::ProbeHost(engine_path);
   if (!host.ok()) return Fail(std::string(host.status().message()));
 
-  auto manager = vmd::daemon::VmManager::Open({state_dir, engine_path, heartbeat_ms}, *host);
-  if (!manager.ok()) return Fail(std::string(manager.status().message()));
+  auto core = vmd::daemon::VmdCore::Open(
+      {.state_dir = state_dir, .engine_path = engine_path, .heartbeat_ms = heartbeat_ms}, *host);
+  if (!core.ok()) return Fail(std::string(core.status().message()));
 
-  vmd::daemon::VmServiceImpl vm_service(manager->get());
+  vmd::daemon::VmServiceImpl vm_service((*core)->lifecycle(), (*core)->records().events());
   vmd::daemon::HostServiceImpl host_service(*host);
-  vmd::daemon::ProbeServiceImpl probe_service(manager->get());
-  vmd::daemon::MsrServiceImpl msr_service(manager->get());
-  vmd::daemon::MsrAudit msr_audit(manager->get());
+  vmd::daemon::ProbeServiceImpl probe_service((*core)->probes());
+  vmd::daemon::MsrServiceImpl msr_service((*core)->msr());
+  vmd::daemon::MsrAudit msr_audit((*core)->records(), (*core)->engine_clients());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
   chmod(socket_path.c_str(), 0660);
 
   std::cerr << "vmd " << VMD_VERSION << ": listening on " << listen << ", state in " << state_dir << ", "
-            << (*manager)->vm_count() << " VM(s), auto backend " << host->auto_backend() << "\n";
+            << (*core)->records().registry().size() << " VM(s), auto backend " << host->auto_backend() << "\n";
 
   // SIGTERM/SIGINT end vmd; engines keep running and are re-attached later.
   std::thread([&] {

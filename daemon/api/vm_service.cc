@@ -18,45 +18,38 @@ using std::chrono::milliseconds;
 constexpr milliseconds kStreamPoll{200};
 constexpr size_t kConsoleChunk = 64 * 1024;
 
-template <typename T>
-grpc::Status Answer(absl::StatusOr<T> result, T* out) {
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *out = *std::move(result);
-  return grpc::Status::OK;
-}
-
 }  // namespace
 
 grpc::Status VmServiceImpl::CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* req, v1::Vm* resp) {
-  return Answer(manager_->CreateVm(*req), resp);
+  return Answer(lifecycle_.CreateVm(*req), resp);
 }
 grpc::ServerUnaryReactor* VmServiceImpl::GetVm(grpc::CallbackServerContext* ctx, const v1::GetVmRequest* req,
                                                 v1::Vm* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(Answer(manager_->GetVm(req->name()), resp));
+  reactor->Finish(Answer(lifecycle_.GetVm(req->name()), resp));
   return reactor;
 }
 grpc::ServerUnaryReactor* VmServiceImpl::ListVms(grpc::CallbackServerContext* ctx, const v1::ListVmsRequest* req,
                                                   v1::ListVmsResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(Answer(manager_->ListVms(*req), resp));
+  reactor->Finish(Answer(lifecycle_.ListVms(*req), resp));
   return reactor;
 }
 grpc::Status VmServiceImpl::StartVm(grpc::ServerContext*, const v1::StartVmRequest* req, v1::Vm* resp) {
-  return Answer(manager_->StartVm(*req), resp);
+  return Answer(lifecycle_.StartVm(*req), resp);
 }
 grpc::Status VmServiceImpl::PauseVm(grpc::ServerContext*, const v1::PauseVmRequest* req, v1::Vm* resp) {
-  return Answer(manager_->PauseVm(*req), resp);
+  return Answer(lifecycle_.PauseVm(*req), resp);
 }
 grpc::Status VmServiceImpl::ResumeVm(grpc::ServerContext*, const v1::ResumeVmRequest* req, v1::Vm* resp) {
-  return Answer(manager_->ResumeVm(*req), resp);
+  return Answer(lifecycle_.ResumeVm(*req), resp);
 }
 grpc::Status VmServiceImpl::StopVm(grpc::ServerContext*, const v1::StopVmRequest* req, v1::Vm* resp) {
-  return Answer(manager_->StopVm(*req), resp);
+  return Answer(lifecycle_.StopVm(*req), resp);
 }
 grpc::Status VmServiceImpl::DeleteVm(grpc::ServerContext*, const v1::DeleteVmRequest* req,
                                      v1::DeleteVmResponse* resp) {
-  return Answer(manager_->DeleteVm(*req), resp);
+  return Answer(lifecycle_.DeleteVm(*req), resp);
 }
 
 grpc::Status VmServiceImpl::WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest* req,
@@ -68,7 +61,7 @@ grpc::Status VmServiceImpl::WatchEvents(grpc::ServerContext* ctx, const v1::Watc
   std::vector<v1::Event> batch;
   while (!ctx->IsCancelled()) {
     batch.clear();
-    absl::StatusOr<uint64_t> next = manager_->events().Read(after, req->vm_name(), kStreamPoll, &batch);
+    absl::StatusOr<uint64_t> next = events_.Read(after, req->vm_name(), kStreamPoll, &batch);
     if (!next.ok()) return ToGrpcStatus(next.status());
     for (const v1::Event& e : batch) {
       if (!writer->Write(e)) return grpc::Status::OK;  // the client went away
@@ -80,9 +73,9 @@ grpc::Status VmServiceImpl::WatchEvents(grpc::ServerContext* ctx, const v1::Watc
 
 grpc::Status VmServiceImpl::StreamConsole(grpc::ServerContext* ctx, const v1::StreamConsoleRequest* req,
                                           grpc::ServerWriter<v1::ConsoleChunk>* writer) {
-  absl::StatusOr<v1::Vm> vm = manager_->GetVm(req->name());
+  absl::StatusOr<v1::Vm> vm = lifecycle_.GetVm(req->name());
   if (!vm.ok()) return ToGrpcStatus(vm.status());
-  const std::string path = manager_->ConsolePath(*vm);
+  const std::string path = lifecycle_.ConsolePath(*vm);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   DirWatch changes(std::filesystem::path(path).parent_path().string());
@@ -102,7 +95,7 @@ grpc::Status VmServiceImpl::StreamConsole(grpc::ServerContext* ctx, const v1::St
     }
     if (!req->follow()) break;
     // A deleted VM has no more output to follow.
-    if (!manager_->GetVm(req->name()).ok()) break;
+    if (!lifecycle_.GetVm(req->name()).ok()) break;
     changes.Wait(kStreamPoll);
   }
   if (fd >= 0) close(fd);

@@ -1,10 +1,11 @@
-// vmd.v1.VmService over VmManager: maps absl::Status to gRPC codes and
+// vmd.v1.VmService over VmLifecycle: maps absl::Status to gRPC codes and
 // serves the two streams (events and console).
 #ifndef VMD_DAEMON_API_VM_SERVICE_H_
 #define VMD_DAEMON_API_VM_SERVICE_H_
 
-#include "backend/rpc/grpc_status.h"
-#include "daemon/core/vm_manager.h"
+#include "daemon/api/answer.h"
+#include "daemon/core/vm_lifecycle.h"
+#include "daemon/core/vm_records.h"
 #include "vmd/v1/vm.grpc.pb.h"
 
 namespace vmd::daemon {
@@ -17,7 +18,7 @@ using VmServiceBase =
 
 class VmServiceImpl final : public VmServiceBase {
  public:
-  explicit VmServiceImpl(VmManager* manager) : manager_(manager) {}
+  VmServiceImpl(VmLifecycle& lifecycle, EventLog& events) : lifecycle_(lifecycle), events_(events) {}
 
   grpc::ServerUnaryReactor* GetVm(grpc::CallbackServerContext* ctx, const v1::GetVmRequest* req,
                                   v1::Vm* resp) override;
@@ -35,10 +36,9 @@ class VmServiceImpl final : public VmServiceBase {
                              grpc::ServerWriter<v1::ConsoleChunk>* writer) override;
 
  private:
-  VmManager* const manager_;
+  VmLifecycle& lifecycle_;
+  EventLog& events_;
 };
-
-using rpc::ToGrpcStatus;
 
 }  // namespace vmd::daemon
 

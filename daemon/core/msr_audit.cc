@@ -7,8 +7,8 @@
 
 namespace vmd::daemon {
 
-MsrAudit::MsrAudit(VmManager* manager, std::chrono::milliseconds period)
-    : manager_(manager), period_(period), thread_(&MsrAudit::Loop, this) {}
+MsrAudit::MsrAudit(VmRecords& records, EngineClients& clients, std::chrono::milliseconds period)
+    : records_(records), clients_(clients), period_(period), thread_(&MsrAudit::Loop, this) {}
 
 MsrAudit::~MsrAudit() {
   {
@@ -29,28 +29,26 @@ void MsrAudit::Loop() {
 }
 
 void MsrAudit::CollectOnce() {
-  v1::ListVmsRequest request;
-  request.add_states(v1::VM_STATE_RUNNING);
-  request.add_states(v1::VM_STATE_PAUSED);
-  request.set_page_size(1000);
-  for (;;) {
-    absl::StatusOr<v1::ListVmsResponse> page = manager_->ListVms(request);
-    if (!page.ok()) return;
-    for (const v1::Vm& vm : page->vms()) {
-      if (!vm.spec().msr_policy().log_denials()) continue;
-      auto denials = EngineClient(manager_->EngineSocket(vm)).TakeMsrDenials(std::chrono::seconds(1));
-      if (!denials.ok()) continue;  // an engine that is going away
-      std::vector<v1::Event> events;
-      for (const engine::v1::MsrDenial& d : denials->denials()) {
-        events.push_back(MakeVmEvent(
-            vm, v1::EVENT_TYPE_MSR_DENIED, vm.status().state(),
-            absl::StrCat(d.write() ? "wrmsr" : "rdmsr", " 0x", absl::Hex(d.index()), " denied"),
-            google::protobuf::util::TimeUtil::NanosecondsToTimestamp(d.unix_nanos())));
-      }
-      manager_->RecordEvents(std::move(events)).IgnoreError();
+  bool more = false;
+  const std::vector<v1::Vm> vms = records_.registry().List(
+      "", SIZE_MAX,
+      [](const v1::Vm& vm) {
+        const v1::VmState state = vm.status().state();
+        return (state == v1::VM_STATE_RUNNING || state == v1::VM_STATE_PAUSED) && vm.spec().msr_policy().log_denials();
+      },
+      &more);
+  for (const v1::Vm& vm : vms) {
+    auto denials = clients_.For(vm)->TakeMsrDenials(std::chrono::seconds(1));
+    if (!denials.ok() || denials->denials().empty()) continue;  // none, or an engine that is going away
+    Mutation m;
+    for (const engine::v1::MsrDenial& d : denials->denials()) {
+      m.events.push_back(MakeVmEvent(
+          vm, v1::EVENT_TYPE_MSR_DENIED, vm.status().state(),
+          absl::StrCat(d.write() ? "wrmsr" : "rdmsr", " 0x", absl::Hex(d.index()), " denied"),
+          google::protobuf::util::TimeUtil::NanosecondsToTimestamp(d.unix_nanos())));
     }
-    if (page->next_page_token().empty()) return;
-    request.set_page_token(page->next_page_token());
+    // Events that change no record: the store's lock, not the VM's.
+    records_.CommitOrSurface(std::move(m), absl::StrCat("MSR denials of vm ", vm.spec().name()));
   }
 }
 

@@ -10,20 +10,22 @@
 #include <mutex>
 #include <thread>
 
-#include "daemon/core/vm_manager.h"
+#include "daemon/core/vm_records.h"
+#include "daemon/engine/engine_clients.h"
 
 namespace vmd::daemon {
 
 class MsrAudit {
  public:
-  explicit MsrAudit(VmManager* manager, std::chrono::milliseconds period = std::chrono::seconds(1));
+  MsrAudit(VmRecords& records, EngineClients& clients, std::chrono::milliseconds period = std::chrono::seconds(1));
   ~MsrAudit();
   // One collection round (also what the thread does every period).
   void CollectOnce();
 
  private:
   void Loop();
-  VmManager* const manager_;
+  VmRecords& records_;
+  EngineClients& clients_;
   const std::chrono::milliseconds period_;
   std::mutex mu_;
   std::condition_variable cv_;

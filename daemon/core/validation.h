@@ -6,13 +6,15 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "backend/guest/guest_abi.h"
 #include "vmd/v1/host.pb.h"
 #include "vmd/v1/vm.pb.h"
 
 namespace vmd::daemon {
 
 inline constexpr size_t kMaxLabels = 64;
-inline constexpr uint64_t kMinMemoryMib = 16;
+// The firmware's minimum (guest_abi.h), the one home of that number.
+inline constexpr uint64_t kMinMemoryMib = VMD_MIN_MEMORY_MIB;
 inline constexpr uint32_t kMaxStopTimeoutMs = 600000;
 inline constexpr uint32_t kDefaultStopTimeoutMs = 10000;
 inline constexpr int kMaxPageSize = 1000;

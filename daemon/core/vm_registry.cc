@@ -42,6 +42,11 @@ void VmRegistry::Remove(const std::string& name) {
   vms_.erase(name);
 }
 
+void VmRegistry::RemoveId(const std::string& id) {
+  std::unique_lock lock(mu_);
+  std::erase_if(vms_, [&](const auto& entry) { return entry.second.id() == id; });
+}
+
 std::vector<v1::Vm> VmRegistry::List(const std::string& after_name, size_t limit,
                                      const std::function<bool(const v1::Vm&)>& match, bool* more) const {
   std::shared_lock lock(mu_);

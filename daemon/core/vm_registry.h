@@ -44,6 +44,8 @@ class VmRegistry {
   // Put and Remove are called with the VM's OpLock held, after the commit.
   void Put(const v1::Vm& vm);
   void Remove(const std::string& name);
+  // Removes the VM with this id, whatever its name.
+  void RemoveId(const std::string& id);
   // Up to `limit` VMs that `match`, ordered by name, after `after_name`;
   // `*more` tells whether further matches follow.
   std::vector<v1::Vm> List(const std::string& after_name, size_t limit,

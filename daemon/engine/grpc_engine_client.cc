@@ -1,4 +1,4 @@
-#include "daemon/engine/engine_client.h"
+#include "daemon/engine/grpc_engine_client.h"
 
 #include "absl/strings/str_cat.h"
 #include "backend/rpc/grpc_status.h"
@@ -22,26 +22,26 @@ absl::StatusOr<Response> Call(Method method, const Request& request, std::chrono
 
 }  // namespace
 
-EngineClient::EngineClient(const std::string& socket_path)
+GrpcEngineClient::GrpcEngineClient(const std::string& socket_path)
     : stub_(engine::v1::Engine::NewStub(
           grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials()))) {}
 
-absl::StatusOr<engine::v1::EngineStatus> EngineClient::GetStatus(std::chrono::milliseconds deadline) {
+absl::StatusOr<engine::v1::EngineStatus> GrpcEngineClient::GetStatus(std::chrono::milliseconds deadline) {
   return Call<engine::v1::GetStatusRequest, engine::v1::EngineStatus>(
       [this](auto* c, auto& rq, auto* rs) { return stub_->GetStatus(c, rq, rs); }, {}, deadline);
 }
 
-absl::StatusOr<engine::v1::EngineStatus> EngineClient::Pause(std::chrono::milliseconds deadline) {
+absl::StatusOr<engine::v1::EngineStatus> GrpcEngineClient::Pause(std::chrono::milliseconds deadline) {
   return Call<engine::v1::PauseRequest, engine::v1::EngineStatus>(
       [this](auto* c, auto& rq, auto* rs) { return stub_->Pause(c, rq, rs); }, {}, deadline);
 }
 
-absl::StatusOr<engine::v1::EngineStatus> EngineClient::Resume(std::chrono::milliseconds deadline) {
+absl::StatusOr<engine::v1::EngineStatus> GrpcEngineClient::Resume(std::chrono::milliseconds deadline) {
   return Call<engine::v1::ResumeRequest, engine::v1::EngineStatus>(
       [this](auto* c, auto& rq, auto* rs) { return stub_->Resume(c, rq, rs); }, {}, deadline);
 }
 
-absl::StatusOr<bool> EngineClient::Stop(uint32_t timeout_ms, bool force, std::chrono::milliseconds deadline) {
+absl::StatusOr<bool> GrpcEngineClient::Stop(uint32_t timeout_ms, bool force, std::chrono::milliseconds deadline) {
   engine::v1::StopRequest request;
   request.set_timeout_ms(timeout_ms);
   request.set_force(force);
@@ -51,35 +51,35 @@ absl::StatusOr<bool> EngineClient::Stop(uint32_t timeout_ms, bool force, std::ch
   return r->graceful();
 }
 
-absl::StatusOr<v1::RunProbeResponse> EngineClient::RunProbe(const v1::RunProbeRequest& request,
+absl::StatusOr<v1::RunProbeResponse> GrpcEngineClient::RunProbe(const v1::RunProbeRequest& request,
                                                             std::chrono::milliseconds deadline) {
   return Call<v1::RunProbeRequest, v1::RunProbeResponse>(
       [this](auto* c, auto& rq, auto* rs) { return stub_->RunProbe(c, rq, rs); }, request, deadline);
 }
 
-absl::StatusOr<v1::GuestBenchReport> EngineClient::RunGuestBench(const v1::RunGuestBenchRequest& request,
+absl::StatusOr<v1::GuestBenchReport> GrpcEngineClient::RunGuestBench(const v1::RunGuestBenchRequest& request,
                                                                  std::chrono::milliseconds deadline) {
   return Call<v1::RunGuestBenchRequest, v1::GuestBenchReport>(
       [this](auto* c, auto& rq, auto* rs) { return stub_->RunGuestBench(c, rq, rs); }, request, deadline);
 }
 
-absl::StatusOr<v1::SetMsrPolicyResponse> EngineClient::SetMsrPolicy(const v1::MsrPolicy& policy,
+absl::StatusOr<v1::SetMsrPolicyResponse> GrpcEngineClient::SetMsrPolicy(const v1::MsrPolicy& policy,
                                                                     std::chrono::milliseconds deadline) {
   return Call<v1::MsrPolicy, v1::SetMsrPolicyResponse>(
       [this](auto* c, auto& rq, auto* rs) { return stub_->SetMsrPolicy(c, rq, rs); }, policy, deadline);
 }
 
-absl::StatusOr<v1::MsrStats> EngineClient::GetMsrStats(std::chrono::milliseconds deadline) {
+absl::StatusOr<v1::MsrStats> GrpcEngineClient::GetMsrStats(std::chrono::milliseconds deadline) {
   return Call<engine::v1::GetMsrStatsRequest, v1::MsrStats>(
       [this](auto* c, auto& rq, auto* rs) { return stub_->GetMsrStats(c, rq, rs); }, {}, deadline);
 }
 
-absl::StatusOr<engine::v1::MsrDenials> EngineClient::TakeMsrDenials(std::chrono::milliseconds deadline) {
+absl::StatusOr<engine::v1::MsrDenials> GrpcEngineClient::TakeMsrDenials(std::chrono::milliseconds deadline) {
   return Call<engine::v1::TakeMsrDenialsRequest, engine::v1::MsrDenials>(
       [this](auto* c, auto& rq, auto* rs) { return stub_->TakeMsrDenials(c, rq, rs); }, {}, deadline);
 }
 
-absl::StatusOr<engine::v1::SaveStateResponse> EngineClient::SaveState(const std::string& dir,
+absl::StatusOr<engine::v1::SaveStateResponse> GrpcEngineClient::SaveState(const std::string& dir,
                                                                      std::chrono::milliseconds deadline) {
   engine::v1::SaveStateRequest request;
   request.set_dir(dir);

@@ -1,0 +1,237 @@
+#include "daemon/core/vm_lifecycle.h"
+
+#include <signal.h>
+
+#include <filesystem>
+
+#include "absl/random/random.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "daemon/core/operation.h"
+#include "daemon/core/validation.h"
+#include "daemon/engine/exit_status.h"
+#include "daemon/engine/vm_paths.h"
+#include "daemon/host/host_inventory.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace vmd::daemon {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using std::chrono::milliseconds;
+
+constexpr char kPageTokenPrefix[] = "vmd-page:";
+
+std::string NewVmId() {
+  absl::BitGen gen;
+  return absl::StrFormat("%016x", absl::Uniform<uint64_t>(gen));
+}
+
+v1::Backend BackendFromName(const std::string& name) { return name == "kvm" ? v1::BACKEND_KVM : v1::BACKEND_SIM; }
+
+bool Matches(const v1::Vm& vm, const v1::ListVmsRequest& request) {
+  for (const auto& [key, value] : request.label_selector()) {
+    auto it = vm.spec().labels().find(key);
+    if (it == vm.spec().labels().end() || it->second != value) return false;
+  }
+  if (request.states().empty()) return true;
+  for (int s : request.states()) {
+    if (s == vm.status().state()) return true;
+  }
+  return false;
+}
+
+// The answer of an operation whose outcome is one VM's change.
+Outcome<v1::Vm> Changed(Mutation mutation) {
+  v1::Vm vm = mutation.put.front();
+  return {std::move(mutation), std::move(vm)};
+}
+
+}  // namespace
+
+std::string VmLifecycle::ConsolePath(const v1::Vm& vm) const { return VmPaths(launcher_.state_dir(), vm.id()).console(); }
+
+absl::StatusOr<v1::Vm> VmLifecycle::CreateVm(const v1::CreateVmRequest& request) {
+  const v1::VmSpec& spec = request.spec();
+  return RunOperation<v1::Vm>(
+      records_, {.method = "CreateVm", .name = spec.name(), .request_id = request.request_id(), .creates = true},
+      [&](const v1::Vm*) -> absl::StatusOr<Outcome<v1::Vm>> {
+        if (absl::Status s = ValidateVmSpec(spec, host_); !s.ok()) return s;
+        v1::Vm vm;
+        vm.set_id(NewVmId());
+        *vm.mutable_spec() = spec;
+        if (vm.spec().backend() == v1::BACKEND_UNSPECIFIED) vm.mutable_spec()->set_backend(v1::BACKEND_AUTO);
+        if (vm.spec().workload().empty()) vm.mutable_spec()->set_workload("idle");
+        const auto now = TimeUtil::GetCurrentTime();
+        vm.mutable_status()->set_state(v1::VM_STATE_CREATED);
+        *vm.mutable_status()->mutable_created_at() = now;
+        *vm.mutable_status()->mutable_state_changed_at() = now;
+        Mutation m;
+        m.put.push_back(vm);
+        v1::Event created = MakeVmEvent(vm, v1::EVENT_TYPE_CREATED, v1::VM_STATE_CREATED, "", now);
+        created.clear_old_state();  // there was no state before
+        m.events.push_back(std::move(created));
+        return Changed(std::move(m));
+      });
+}
+
+absl::StatusOr<v1::Vm> VmLifecycle::GetVm(const std::string& name) const {
+  if (absl::Status s = ValidateName("name", name); !s.ok()) return s;
+  std::optional<v1::Vm> vm = records_.Get(name);
+  if (!vm) return VmNotFound(name);
+  return *vm;
+}
+
+absl::StatusOr<v1::ListVmsResponse> VmLifecycle::ListVms(const v1::ListVmsRequest& request) const {
+  if (absl::Status s = ValidateListRequest(request); !s.ok()) return s;
+  std::string after;
+  if (!request.page_token().empty()) {
+    std::string token;
+    if (!absl::WebSafeBase64Unescape(request.page_token(), &token) || !absl::StartsWith(token, kPageTokenPrefix)) {
+      return absl::InvalidArgumentError("page_token: not a token returned by ListVms");
+    }
+    after = token.substr(sizeof(kPageTokenPrefix) - 1);
+  }
+  const size_t limit = request.page_size() == 0 ? kDefaultPageSize : static_cast<size_t>(request.page_size());
+  bool more = false;
+  std::vector<v1::Vm> vms =
+      records_.registry().List(after, limit, [&](const v1::Vm& vm) { return Matches(vm, request); }, &more);
+  v1::ListVmsResponse response;
+  for (v1::Vm& vm : vms) *response.add_vms() = std::move(vm);
+  if (more) {
+    response.set_next_page_token(
+        absl::WebSafeBase64Escape(absl::StrCat(kPageTokenPrefix, response.vms().rbegin()->spec().name())));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::Vm> VmLifecycle::StartVm(const v1::StartVmRequest& request) {
+  return RunOperation<v1::Vm>(
+      records_, {.method = "StartVm", .name = request.name(), .request_id = request.request_id(), .op = VmOp::kStart},
+      [&](const v1::Vm* vm) -> absl::StatusOr<Outcome<v1::Vm>> {
+        absl::StatusOr<v1::Vm> running = Start(*vm);
+        if (!running.ok()) return running.status();
+        return Changed(StateChange(*running, v1::VM_STATE_RUNNING,
+                                   absl::StrCat("running on ", running->status().backend() == v1::BACKEND_KVM ? "kvm" : "sim")));
+      });
+}
+
+// Spawns the engine, commits STARTING with its pid (so a vmd restart in
+// between adopts it), and waits until it serves. Returns the VM ready to be
+// committed RUNNING; a failure is committed CRASHED here.
+absl::StatusOr<v1::Vm> VmLifecycle::Start(const v1::Vm& current) {
+  const std::string name = current.spec().name();
+  const std::string effective = EffectiveBackend(current.spec(), host_);
+  for (const v1::BackendInfo& b : host_.backends()) {
+    if (b.name() == effective && !b.usable()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("spec.backend: ", effective, " is not usable on this host: ", b.reason()));
+    }
+  }
+  absl::StatusOr<SpawnedEngine> spawned = launcher_.Spawn(current, launcher_.ConfigFor(current, effective));
+  if (!spawned.ok()) return spawned.status();
+
+  v1::Vm vm = current;
+  vm.mutable_status()->set_engine_pid(spawned->pid);
+  vm.mutable_status()->clear_exit();
+  vm.mutable_status()->clear_last_error();
+  Mutation starting = StateChange(vm, v1::VM_STATE_STARTING, absl::StrCat("engine pid ", spawned->pid));
+  if (absl::Status s = records_.Commit(starting); !s.ok()) {
+    supervisor_.Kill(spawned->pid, SIGKILL);
+    return s;
+  }
+  vm = starting.put.front();
+
+  LaunchFailure failure;
+  absl::StatusOr<engine::v1::EngineStatus> status = launcher_.WaitUntilServing(vm, *spawned, &failure);
+  if (!status.ok()) {
+    const std::string reason = failure.Reason();
+    *vm.mutable_status()->mutable_exit() = MakeExitStatus(failure.exit, failure.record, reason);
+    vm.mutable_status()->set_engine_pid(0);
+    vm.mutable_status()->set_last_error(reason);
+    Mutation crashed = StateChange(vm, v1::VM_STATE_CRASHED, absl::StrCat("engine failed to start: ", reason));
+    if (absl::Status s = records_.Commit(crashed); !s.ok()) return s;
+    return absl::InternalError(absl::StrCat("vm \"", name, "\": engine failed to start: ", reason));
+  }
+  vm.mutable_status()->set_backend(BackendFromName(status->backend()));
+  *vm.mutable_status()->mutable_started_at() = TimeUtil::GetCurrentTime();
+  return vm;
+}
+
+absl::StatusOr<v1::Vm> VmLifecycle::PauseVm(const v1::PauseVmRequest& request) {
+  return RunOperation<v1::Vm>(
+      records_, {.method = "PauseVm", .name = request.name(), .request_id = request.request_id(), .op = VmOp::kPause},
+      [&](const v1::Vm* vm) -> absl::StatusOr<Outcome<v1::Vm>> {
+        if (auto s = clients_.For(*vm)->Pause(kEngineCallDeadline); !s.ok()) return s.status();
+        return Changed(StateChange(*vm, v1::VM_STATE_PAUSED, ""));
+      });
+}
+
+absl::StatusOr<v1::Vm> VmLifecycle::ResumeVm(const v1::ResumeVmRequest& request) {
+  return RunOperation<v1::Vm>(
+      records_, {.method = "ResumeVm", .name = request.name(), .request_id = request.request_id(), .op = VmOp::kResume},
+      [&](const v1::Vm* vm) -> absl::StatusOr<Outcome<v1::Vm>> {
+        if (auto s = clients_.For(*vm)->Resume(kEngineCallDeadline); !s.ok()) return s.status();
+        return Changed(StateChange(*vm, v1::VM_STATE_RUNNING, ""));
+      });
+}
+
+absl::StatusOr<v1::Vm> VmLifecycle::StopVm(const v1::StopVmRequest& request) {
+  if (absl::Status s = ValidateStopRequest(request); !s.ok()) return s;
+  return RunOperation<v1::Vm>(
+      records_, {.method = "StopVm", .name = request.name(), .request_id = request.request_id(), .op = VmOp::kStop},
+      [&](const v1::Vm* vm) { return Stop(*vm, request); });
+}
+
+absl::StatusOr<Outcome<v1::Vm>> VmLifecycle::Stop(const v1::Vm& current, const v1::StopVmRequest& request) {
+  const uint32_t timeout_ms = request.timeout_ms() == 0 ? kDefaultStopTimeoutMs : request.timeout_ms();
+  // A paused guest cannot answer a power-off request: it is forced.
+  const bool force = request.force() || current.status().state() == v1::VM_STATE_PAUSED;
+  const pid_t pid = current.status().engine_pid();
+  Mutation stopping = StateChange(current, v1::VM_STATE_STOPPING, force ? "forced power-off" : "power-off requested");
+  if (absl::Status s = records_.Commit(stopping); !s.ok()) return s;
+  v1::Vm vm = stopping.put.front();
+
+  absl::StatusOr<bool> graceful =
+      clients_.For(vm)->Stop(timeout_ms, force, milliseconds(timeout_ms) + kEngineCallDeadline);
+  std::optional<EngineExit> exit = supervisor_.WaitForExit(pid, kEngineExitGrace);
+  if (!exit) {
+    supervisor_.Kill(pid, SIGKILL);
+    exit = supervisor_.WaitForExit(pid, kEngineExitGrace);
+  }
+  clients_.Forget(vm.id());
+  std::string message;
+  if (!graceful.ok()) {
+    message = absl::StrCat("engine did not answer stop (", graceful.status().message(), "); killed");
+  } else if (*graceful) {
+    message = "guest powered off";
+  } else {
+    message = force ? "powered off" : absl::StrCat("forced off after ", timeout_ms, " ms");
+  }
+  *vm.mutable_status()->mutable_exit() =
+      MakeExitStatus(exit, ReadExitRecord(VmPaths(launcher_.state_dir(), vm.id())), message);
+  vm.mutable_status()->set_engine_pid(0);
+  return Changed(StateChange(vm, v1::VM_STATE_STOPPED, message));
+}
+
+absl::StatusOr<v1::DeleteVmResponse> VmLifecycle::DeleteVm(const v1::DeleteVmRequest& request) {
+  std::string runtime_dir;
+  absl::StatusOr<v1::DeleteVmResponse> deleted = RunOperation<v1::DeleteVmResponse>(
+      records_, {.method = "DeleteVm", .name = request.name(), .request_id = request.request_id(), .op = VmOp::kDelete},
+      [&](const v1::Vm* vm) -> absl::StatusOr<Outcome<v1::DeleteVmResponse>> {
+        Outcome<v1::DeleteVmResponse> outcome;
+        outcome.mutation.delete_ids.push_back(vm->id());
+        outcome.mutation.events.push_back(
+            MakeVmEvent(*vm, v1::EVENT_TYPE_DELETED, v1::VM_STATE_UNSPECIFIED, "", TimeUtil::GetCurrentTime()));
+        runtime_dir = VmPaths(launcher_.state_dir(), vm->id()).dir;
+        return outcome;
+      });
+  if (!deleted.ok()) return deleted.status();
+  std::error_code ec;
+  if (!runtime_dir.empty()) std::filesystem::remove_all(runtime_dir, ec);  // best effort, after the commit
+  return deleted;
+}
+
+}  // namespace vmd::daemon

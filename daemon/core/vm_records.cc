@@ -1,0 +1,93 @@
+#include "daemon/core/vm_records.h"
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace vmd::daemon {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// CommitOrSurface's attempts: 10 ms, 20 ms, ... up to about 5 s in all.
+constexpr int kCommitAttempts = 10;
+constexpr std::chrono::milliseconds kFirstBackoff{10};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<VmRecords>> VmRecords::Open(const std::string& db_path) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(db_path);
+  if (!store.ok()) return store.status();
+  std::unique_ptr<VmRecords> records(new VmRecords(*std::move(store)));
+  absl::StatusOr<std::vector<v1::Event>> events = records->store_->LoadEvents(Store::kRetainedEvents);
+  if (!events.ok()) return events.status();
+  for (const v1::Event& e : *events) records->events_.Publish(e);
+  absl::StatusOr<std::vector<v1::Vm>> vms = records->store_->LoadVms();
+  if (!vms.ok()) return vms.status();
+  for (const v1::Vm& vm : *vms) records->registry_.Put(vm);
+  return records;
+}
+
+void VmRecords::Show(const Mutation& mutation) {
+  for (const v1::Vm& vm : mutation.put) registry_.Put(vm);
+  for (const std::string& id : mutation.delete_ids) registry_.RemoveId(id);
+  for (const v1::Event& e : mutation.events) events_.Publish(e);
+}
+
+absl::Status VmRecords::Commit(Mutation& mutation) {
+  std::lock_guard lock(commit_mu_);
+  if (absl::Status s = store_->Commit(mutation); !s.ok()) return s;
+  Show(mutation);
+  return absl::OkStatus();
+}
+
+void VmRecords::CommitOrSurface(Mutation mutation, const std::string& what) {
+  absl::Status s;
+  std::chrono::milliseconds backoff = kFirstBackoff;
+  for (int attempt = 0; attempt < kCommitAttempts; ++attempt, backoff *= 2) {
+    Mutation copy = mutation;  // a failed commit may have assigned sequences
+    s = Commit(copy);
+    if (s.ok()) return;
+    std::this_thread::sleep_for(backoff);
+  }
+  std::cerr << "vmd: error: cannot record " << what << " in the store after " << kCommitAttempts
+            << " attempts: " << s << "\n";
+  // The view shows the change, marked, so that a client sees both the new
+  // state and that the store has not got it.
+  std::lock_guard lock(commit_mu_);
+  for (v1::Vm& vm : mutation.put) {
+    vm.mutable_status()->set_last_error(
+        absl::StrCat(vm.status().last_error(), vm.status().last_error().empty() ? "" : "; ",
+                     "vmd could not record this in its store (", s.message(), "); a vmd restart may show the state before"));
+    registry_.Put(vm);
+  }
+}
+
+absl::StatusOr<std::optional<std::string>> VmRecords::Replay(const std::string& request_id, const char* method,
+                                                             const std::string& name) {
+  if (request_id.empty()) return std::nullopt;
+  absl::StatusOr<std::optional<RequestRecord>> record = store_->FindRequest(request_id);
+  if (!record.ok()) return record.status();
+  if (!*record) return std::nullopt;
+  if ((*record)->method != method || (*record)->vm_name != name) {
+    return absl::InvalidArgumentError(absl::StrCat("request_id: \"", request_id, "\" was already used for ",
+                                                   (*record)->method, " of vm \"", (*record)->vm_name, "\""));
+  }
+  return (*record)->response;
+}
+
+Mutation StateChange(const v1::Vm& vm, v1::VmState state, const std::string& message) {
+  v1::Vm next = vm;
+  const auto now = TimeUtil::GetCurrentTime();
+  next.mutable_status()->set_state(state);
+  *next.mutable_status()->mutable_state_changed_at() = now;
+  Mutation m;
+  m.events.push_back(MakeVmEvent(vm, v1::EVENT_TYPE_STATE_CHANGED, state, message, now));
+  m.put.push_back(std::move(next));
+  return m;
+}
+
+}  // namespace vmd::daemon

@@ -1,0 +1,63 @@
+// The daemon's committed truth about VMs, in one place: the SQLite store,
+// the in-memory view of every record (VmRegistry) with its per-VM operation
+// locks, and the event log. Every change is committed to the store before
+// the view and the event log show it, so nothing acknowledged is ever lost.
+#ifndef VMD_DAEMON_CORE_VM_RECORDS_H_
+#define VMD_DAEMON_CORE_VM_RECORDS_H_
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "daemon/core/event_log.h"
+#include "daemon/core/vm_registry.h"
+#include "daemon/store/store.h"
+#include "vmd/v1/vm.pb.h"
+
+namespace vmd::daemon {
+
+class VmRecords {
+ public:
+  // Opens the store at `db_path` and loads every VM and the retained events.
+  static absl::StatusOr<std::unique_ptr<VmRecords>> Open(const std::string& db_path);
+
+  VmRegistry::OpLock Lock(const std::string& name) { return registry_.Lock(name); }
+  std::optional<v1::Vm> Get(const std::string& name) const { return registry_.Get(name); }
+  const VmRegistry& registry() const { return registry_; }
+  EventLog& events() { return events_; }
+
+  // Commits `mutation` (records, events, request answer) in one transaction,
+  // then shows it: puts and deletes in the view, events in the log. The VM's
+  // operation lock is held by the caller.
+  absl::Status Commit(Mutation& mutation);
+  // For changes nobody waits on -- an engine's exit, a recovery -- that must
+  // not be lost either: Commit, retried with backoff while it fails; if it
+  // still fails, logged as an error and shown on the VM's view (its
+  // last_error says the store lags) so that GetVm surfaces it.
+  void CommitOrSurface(Mutation mutation, const std::string& what);
+
+  // The recorded answer to `request_id`, if any. A request_id used before
+  // for another method or VM is INVALID_ARGUMENT.
+  absl::StatusOr<std::optional<std::string>> Replay(const std::string& request_id, const char* method,
+                                                    const std::string& name);
+
+ private:
+  VmRecords(std::unique_ptr<Store> store) : store_(std::move(store)), events_(Store::kRetainedEvents) {}
+  void Show(const Mutation& mutation);
+
+  std::unique_ptr<Store> store_;
+  VmRegistry registry_;
+  EventLog events_;
+  std::mutex commit_mu_;  // commits publish their events in sequence order
+};
+
+// `vm` moved to `state` now, as the record to put and the event to log.
+// `message` is the event's.
+Mutation StateChange(const v1::Vm& vm, v1::VmState state, const std::string& message);
+
+}  // namespace vmd::daemon
+
+#endif  // VMD_DAEMON_CORE_VM_RECORDS_H_

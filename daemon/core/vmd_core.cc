@@ -1,0 +1,35 @@
+#include "daemon/core/vmd_core.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+
+namespace vmd::daemon {
+
+VmdCore::VmdCore(const VmdOptions& options, v1::HostInfo host, std::unique_ptr<VmRecords> records)
+    : host_(std::move(host)),
+      records_(std::move(records)),
+      clients_(options.state_dir, options.engine_clients),
+      exit_handler_(*records_, clients_, options.state_dir),
+      supervisor_(options.engine_path,
+                  [this](const std::string& name, pid_t pid, const EngineExit& exit) {
+                    exit_handler_.OnExit(name, pid, exit);
+                  }),
+      launcher_(supervisor_, clients_, options.state_dir, options.heartbeat_ms),
+      adoption_(*records_, supervisor_, clients_, options.state_dir),
+      lifecycle_(*records_, launcher_, supervisor_, clients_, host_),
+      msr_(*records_, clients_, host_),
+      probes_(*records_, clients_) {}
+
+absl::StatusOr<std::unique_ptr<VmdCore>> VmdCore::Open(const VmdOptions& options, v1::HostInfo host) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.state_dir + "/vms", ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("state dir ", options.state_dir, ": ", ec.message()));
+  absl::StatusOr<std::unique_ptr<VmRecords>> records = VmRecords::Open(options.state_dir + "/vmd.db");
+  if (!records.ok()) return records.status();
+  std::unique_ptr<VmdCore> core(new VmdCore(options, std::move(host), *std::move(records)));
+  core->adoption_.AdoptAll();
+  return core;
+}
+
+}  // namespace vmd::daemon
