@@ -54,6 +54,10 @@ EngineSupervisor::~EngineSupervisor() {
   uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof(one));
   reaper_.join();
+  {
+    std::unique_lock lock(mu_);
+    callbacks_done_.wait(lock, [&] { return callbacks_running_ == 0; });
+  }
   for (auto& [pid, w] : watched_) close(w.pidfd);
   close(wake_fd_);
   close(epoll_fd_);
@@ -172,7 +176,12 @@ void EngineSupervisor::ReapLoop() {
       if (exits_.size() >= kRememberedExits) exits_.erase(exits_.begin());
       exits_[pid] = exit;
       exited_cv_.notify_all();
-      std::thread([cb = on_exit_, tag, pid, exit] { cb(tag, pid, exit); }).detach();
+      ++callbacks_running_;
+      std::thread([this, tag, pid, exit] {
+        on_exit_(tag, pid, exit);
+        std::lock_guard done(mu_);
+        if (--callbacks_running_ == 0) callbacks_done_.notify_all();
+      }).detach();
     }
   }
 }

@@ -31,7 +31,7 @@ struct EngineExit {
 class EngineSupervisor {
  public:
   // Called on a thread of its own for every engine that exits: its tag (the
-  // VM name), pid and exit.
+  // VM name), pid and exit. The supervisor's destructor waits for it.
   using ExitCallback = std::function<void(const std::string& tag, pid_t pid, const EngineExit& exit)>;
 
   EngineSupervisor(std::string engine_path, ExitCallback on_exit);
@@ -68,6 +68,10 @@ class EngineSupervisor {
   std::map<pid_t, Watched> watched_;
   std::map<pid_t, EngineExit> exits_;  // recent exits, for WaitForExit
   bool stopping_ = false;
+  // Exit callbacks running on threads of their own; the destructor waits for
+  // them, so none outlives what it calls.
+  int callbacks_running_ = 0;
+  std::condition_variable callbacks_done_;
   std::thread reaper_;
 };
 
