@@ -57,11 +57,15 @@ absl::Status MsrExitRouter::Claim(const std::string& owner, std::vector<msr::Msr
   for (msr::MsrClaim& r : ranges) r.owner = owner;
   std::vector<ClaimEntry> next = claims_;
   next.push_back({owner, std::move(ranges), handler});
+  return ReplaceClaimsLocked(std::move(next));
+}
+
+absl::Status MsrExitRouter::ReplaceClaimsLocked(std::vector<ClaimEntry> claims) {
   std::shared_ptr<const Active> current = active();
   absl::StatusOr<std::shared_ptr<const Active>> installed =
-      InstallLocked(current ? current->policy : vmd::v1::MsrPolicy(), next);
+      InstallLocked(current ? current->policy : vmd::v1::MsrPolicy(), claims);
   if (!installed.ok()) return installed.status();
-  claims_ = std::move(next);
+  claims_ = std::move(claims);
   return absl::OkStatus();
 }
 
@@ -71,12 +75,7 @@ absl::Status MsrExitRouter::Release(const std::string& owner) {
   if (std::erase_if(next, [&](const ClaimEntry& c) { return c.owner == owner; }) == 0) {
     return absl::NotFoundError(absl::StrCat(owner, " claims no MSRs"));
   }
-  std::shared_ptr<const Active> current = active();
-  absl::StatusOr<std::shared_ptr<const Active>> installed =
-      InstallLocked(current ? current->policy : vmd::v1::MsrPolicy(), next);
-  if (!installed.ok()) return installed.status();
-  claims_ = std::move(next);
-  return absl::OkStatus();
+  return ReplaceClaimsLocked(std::move(next));
 }
 
 vmd::v1::MsrPolicy MsrExitRouter::policy() const {

@@ -84,6 +84,9 @@ class MsrExitRouter {
   // Requires control_mu_.
   absl::StatusOr<std::shared_ptr<const Active>> InstallLocked(const vmd::v1::MsrPolicy& policy,
                                                                const std::vector<ClaimEntry>& claims);
+  // Installs the current policy with `claims` and keeps them. Requires
+  // control_mu_.
+  absl::Status ReplaceClaimsLocked(std::vector<ClaimEntry> claims);
   std::shared_ptr<const Active> active() const;
 
   const msr::MsrTopology topology_;
