@@ -1,5 +1,7 @@
-// vmctl's command line: parses the arguments (CLI11), builds the request,
-// runs the command and maps the outcome to an exit status.
+// vmctl's command line: parses the global flags and the arguments (CLI11),
+// runs the command and maps the outcome to an exit status. The commands are
+// defined one file per service (vm_commands.h, host_commands.h,
+// probe_commands.h, msr_commands.h).
 #ifndef VMD_CLIENT_VMCTL_APP_H_
 #define VMD_CLIENT_VMCTL_APP_H_
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include "absl/strings/str_cat.h"
 #include "backend/msr/msr_filter.h"
 #include "tests/conformance/backend_vm.h"
 #include "tests/conformance/probe_ops.h"
@@ -40,8 +41,8 @@ v1::MsrHandler Handler(uint32_t index, v1::MsrHandler::ReadSource read, uint64_t
 std::vector<std::string> Summary(const v1::RunProbeResponse& r) {
   std::vector<std::string> out;
   for (const v1::ProbeResult& res : r.results()) {
-    std::string s = v1::ProbeOutcome_Name(res.outcome()) + "/" + std::to_string(res.vector());
-    for (uint64_t v : res.values()) s += " " + std::to_string(v);
+    std::string s = absl::StrCat(v1::ProbeOutcome_Name(res.outcome()), "/", res.vector());
+    for (uint64_t v : res.values()) absl::StrAppend(&s, " ", v);
     out.push_back(s);
   }
   return out;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/integration/daemon_process.h"
 
@@ -54,7 +55,7 @@ TEST(ConcurrencyTest, SixteenClientsRunFullLifecycles) {
     clients.emplace_back([&, c] {
       auto s = daemon.vms();  // one channel per client
       for (int i = 0; i < kLifecyclesPerClient && failures == 0; ++i) {
-        const std::string name = "c" + std::to_string(c) + "-" + std::to_string(i);
+        const std::string name = absl::StrCat("c", c, "-", i);
         v1::CreateVmRequest create;
         *create.mutable_spec() = SmallSpec(name);
         v1::Vm vm;

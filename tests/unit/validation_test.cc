@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace vmd::daemon {
 namespace {
 
@@ -116,7 +118,7 @@ TEST(ValidationTest, Labels) {
     ExpectInvalid(ValidateVmSpec(bad, Host()), "spec.labels");
   }
   v1::VmSpec many = Spec();
-  for (int i = 0; i < 65; ++i) (*many.mutable_labels())["k" + std::to_string(i)] = "v";
+  for (int i = 0; i < 65; ++i) many.mutable_labels()->try_emplace(absl::StrCat("k", i), "v");
   ExpectInvalid(ValidateVmSpec(many, Host()), "spec.labels");
 }
 
@@ -143,7 +145,7 @@ TEST(ValidationTest, ListRequest) {
   r.add_states(static_cast<v1::VmState>(99));
   ExpectInvalid(ValidateListRequest(r), "states");
   r.clear_states();
-  (*r.mutable_label_selector())["bad key"] = "v";
+  r.mutable_label_selector()->try_emplace("bad key", "v");
   ExpectInvalid(ValidateListRequest(r), "label_selector");
 }
 
