@@ -56,11 +56,15 @@ void WriteExitFile(const EngineConfig& config, ev1::ExitKind kind, const std::st
 void SignalReady(int fd) {
   if (fd < 0) return;
   char byte = 1;
-  if (write(fd, &byte, 1) != 1) perror("vmd-engine: ready fd");
+  if (write(fd, &byte, 1) != 1) perror("vmd-engine: ready fd (vmd gone? running on)");
   close(fd);
 }
 
 int Run(const EngineConfig& config, int ready_fd) {
+  // vmd may be gone by the time the engine writes its ready byte (or later
+  // answers on a socket vmd dropped): EPIPE is an error to report, never a
+  // reason to die -- engines outlive vmd at every moment.
+  signal(SIGPIPE, SIG_IGN);
   std::error_code ec;
   std::filesystem::remove(vmd::engine::ExitPath(config), ec);
 

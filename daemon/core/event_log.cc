@@ -32,8 +32,8 @@ absl::StatusOr<uint64_t> EventLog::Read(uint64_t after_sequence, const std::stri
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, timeout, [&] { return last_sequence_ > after_sequence; });
   // Sequences are contiguous, so a gap before the oldest retained event means
-  // the watcher has missed events.
-  if (!events_.empty() && after_sequence + 1 < events_.front().sequence()) {
+  // the watcher has missed events -- unless it asked for all retained (0).
+  if (after_sequence != 0 && !events_.empty() && after_sequence + 1 < events_.front().sequence()) {
     return absl::OutOfRangeError(absl::StrCat("after_sequence ", after_sequence,
                                               " is older than the oldest retained event ", events_.front().sequence(),
                                               "; list VMs to resynchronize, then watch from ", last_sequence_));

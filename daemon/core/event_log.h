@@ -32,7 +32,8 @@ class EventLog {
   // Appends to `out` the events after `after_sequence` (of `vm_name` only,
   // when set), waiting up to `timeout` when there are none yet. Returns the
   // cursor to read from next: the last sequence examined, filtered or not.
-  // OUT_OF_RANGE when events after `after_sequence` are no longer retained.
+  // 0 means from the oldest retained. OUT_OF_RANGE when events after
+  // `after_sequence` (not 0) are no longer retained.
   absl::StatusOr<uint64_t> Read(uint64_t after_sequence, const std::string& vm_name,
                                 std::chrono::milliseconds timeout, std::vector<v1::Event>* out);
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -27,7 +28,17 @@ struct OperationRequest {
   std::optional<VmOp> op;
   // CreateVm: the VM must not exist yet, and act gets none.
   bool creates = false;
+  // For an operation that records its request as pending before it
+  // finishes (StartVm, StopVm: their first commit carries
+  // PendingRequest()): whether the VM shows that it took effect. A retry
+  // of an interrupted request (vmd died in between) then answers with the
+  // VM as it is, instead of refusing a transition that already happened.
+  std::function<bool(const v1::Vm&)> done_when;
 };
+
+// The request record an operation's first commit carries to say it has
+// begun (OperationRequest::done_when); empty without a request_id.
+std::optional<RequestRecord> PendingRequest(const OperationRequest& request);
 
 // What an operation did: the final change to commit, and the answer.
 template <typename Reply>
@@ -48,12 +59,22 @@ absl::StatusOr<Reply> RunOperation(VmRecords& records, const OperationRequest& r
   if (absl::Status s = ValidateName(field, request.name); !s.ok()) return s;
   if (absl::Status s = ValidateRequestId(request.request_id); !s.ok()) return s;
   VmRegistry::OpLock lock = records.Lock(request.name);
-  absl::StatusOr<std::optional<std::string>> replay = records.Replay(request.request_id, request.method, request.name);
+  absl::StatusOr<std::optional<RequestRecord>> replay =
+      records.Replay(request.request_id, request.method, request.name);
   if (!replay.ok()) return replay.status();
   Reply reply;
-  if (*replay && reply.ParseFromString(**replay)) return reply;
+  if (*replay && !(*replay)->pending && reply.ParseFromString((*replay)->response)) return reply;
 
   std::optional<v1::Vm> current = records.Get(request.name);
+  if (*replay && (*replay)->pending && current && request.done_when && request.done_when(*current)) {
+    // Interrupted after it took effect: the VM is the answer.
+    if constexpr (std::is_same_v<Reply, v1::Vm>) {
+      Mutation answer;
+      answer.request = RequestRecord{request.request_id, request.method, request.name, current->SerializeAsString()};
+      if (absl::Status s = records.Commit(answer); !s.ok()) return s;
+      return *current;
+    }
+  }
   if (request.creates && current) {
     return absl::AlreadyExistsError(absl::StrCat("spec.name: vm \"", request.name, "\" already exists"));
   }

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "daemon/core/fault_points.h"
 #include "daemon/core/operation.h"
 #include "daemon/core/validation.h"
 #include "daemon/engine/exit_status.h"
@@ -108,20 +109,27 @@ absl::StatusOr<v1::ListVmsResponse> VmLifecycle::ListVms(const v1::ListVmsReques
 }
 
 absl::StatusOr<v1::Vm> VmLifecycle::StartVm(const v1::StartVmRequest& request) {
-  return RunOperation<v1::Vm>(
-      records_, {.method = "StartVm", .name = request.name(), .request_id = request.request_id(), .op = VmOp::kStart},
-      [&](const v1::Vm* vm) -> absl::StatusOr<Outcome<v1::Vm>> {
-        absl::StatusOr<v1::Vm> running = Start(*vm);
-        if (!running.ok()) return running.status();
-        return Changed(StateChange(*running, v1::VM_STATE_RUNNING,
-                                   absl::StrCat("running on ", running->status().backend() == v1::BACKEND_KVM ? "kvm" : "sim")));
-      });
+  const OperationRequest op{.method = "StartVm",
+                            .name = request.name(),
+                            .request_id = request.request_id(),
+                            .op = VmOp::kStart,
+                            .done_when = [](const v1::Vm& vm) {
+                              return vm.status().state() == v1::VM_STATE_RUNNING ||
+                                     vm.status().state() == v1::VM_STATE_PAUSED;
+                            }};
+  return RunOperation<v1::Vm>(records_, op, [&](const v1::Vm* vm) -> absl::StatusOr<Outcome<v1::Vm>> {
+    absl::StatusOr<v1::Vm> running = Start(*vm, PendingRequest(op));
+    if (!running.ok()) return running.status();
+    return Changed(StateChange(*running, v1::VM_STATE_RUNNING,
+                               absl::StrCat("running on ", running->status().backend() == v1::BACKEND_KVM ? "kvm" : "sim")));
+  });
 }
 
-// Spawns the engine, commits STARTING with its pid (so a vmd restart in
-// between adopts it), and waits until it serves. Returns the VM ready to be
+// Commits STARTING before anything runs (the intent: a vmd that dies from
+// here on finds the VM starting and looks for its engine), spawns the engine,
+// commits its pid, and waits until it serves. Returns the VM ready to be
 // committed RUNNING; a failure is committed CRASHED here.
-absl::StatusOr<v1::Vm> VmLifecycle::Start(const v1::Vm& current) {
+absl::StatusOr<v1::Vm> VmLifecycle::Start(const v1::Vm& current, std::optional<RequestRecord> pending) {
   const std::string name = current.spec().name();
   const std::string effective = EffectiveBackend(current.spec(), host_);
   for (const v1::BackendInfo& b : host_.backends()) {
@@ -130,31 +138,41 @@ absl::StatusOr<v1::Vm> VmLifecycle::Start(const v1::Vm& current) {
           absl::StrCat("spec.backend: ", effective, " is not usable on this host: ", b.reason()));
     }
   }
-  absl::StatusOr<SpawnedEngine> spawned = launcher_.Spawn(current, launcher_.ConfigFor(current, effective));
-  if (!spawned.ok()) return spawned.status();
-
   v1::Vm vm = current;
-  vm.mutable_status()->set_engine_pid(spawned->pid);
+  vm.mutable_status()->set_engine_pid(0);
   vm.mutable_status()->clear_exit();
   vm.mutable_status()->clear_last_error();
-  Mutation starting = StateChange(vm, v1::VM_STATE_STARTING, absl::StrCat("engine pid ", spawned->pid));
-  if (absl::Status s = records_.Commit(starting); !s.ok()) {
-    supervisor_.Kill(spawned->pid, SIGKILL);
-    return s;
-  }
-  vm = starting.put.front();
+  Mutation intent = StateChange(vm, v1::VM_STATE_STARTING, absl::StrCat("starting an engine on ", effective));
+  intent.request = std::move(pending);
+  if (absl::Status s = records_.Commit(intent); !s.ok()) return s;
+  vm = intent.put.front();
+  CrashPoint("start.after-intent");
 
-  LaunchFailure failure;
-  absl::StatusOr<engine::v1::EngineStatus> status = launcher_.WaitUntilServing(vm, *spawned, &failure);
-  if (!status.ok()) {
-    const std::string reason = failure.Reason();
-    *vm.mutable_status()->mutable_exit() = MakeExitStatus(failure.exit, failure.record, reason);
+  auto fail = [&](const std::string& reason, const std::optional<EngineExit>& exit,
+                  const engine::v1::ExitRecord& record) -> absl::Status {
+    *vm.mutable_status()->mutable_exit() = MakeExitStatus(exit, record, reason);
     vm.mutable_status()->set_engine_pid(0);
     vm.mutable_status()->set_last_error(reason);
     Mutation crashed = StateChange(vm, v1::VM_STATE_CRASHED, absl::StrCat("engine failed to start: ", reason));
     if (absl::Status s = records_.Commit(crashed); !s.ok()) return s;
     return absl::InternalError(absl::StrCat("vm \"", name, "\": engine failed to start: ", reason));
+  };
+  absl::StatusOr<SpawnedEngine> spawned = launcher_.Spawn(vm, launcher_.ConfigFor(vm, effective));
+  if (!spawned.ok()) return fail(std::string(spawned.status().message()), std::nullopt, {});
+  CrashPoint("start.after-spawn");
+  // The pid, before the engine is waited for: a vmd restart adopts it.
+  vm.mutable_status()->set_engine_pid(spawned->pid);
+  Mutation with_pid;
+  with_pid.put.push_back(vm);
+  if (absl::Status s = records_.Commit(with_pid); !s.ok()) {
+    supervisor_.Kill(spawned->pid, SIGKILL);
+    return s;
   }
+  CrashPoint("start.after-pid");
+
+  LaunchFailure failure;
+  absl::StatusOr<engine::v1::EngineStatus> status = launcher_.WaitUntilServing(vm, *spawned, &failure);
+  if (!status.ok()) return fail(failure.Reason(), failure.exit, failure.record);
   vm.mutable_status()->set_backend(BackendFromName(status->backend()));
   *vm.mutable_status()->mutable_started_at() = TimeUtil::GetCurrentTime();
   return vm;
@@ -180,18 +198,28 @@ absl::StatusOr<v1::Vm> VmLifecycle::ResumeVm(const v1::ResumeVmRequest& request)
 
 absl::StatusOr<v1::Vm> VmLifecycle::StopVm(const v1::StopVmRequest& request) {
   if (absl::Status s = ValidateStopRequest(request); !s.ok()) return s;
-  return RunOperation<v1::Vm>(
-      records_, {.method = "StopVm", .name = request.name(), .request_id = request.request_id(), .op = VmOp::kStop},
-      [&](const v1::Vm* vm) { return Stop(*vm, request); });
+  const OperationRequest op{.method = "StopVm",
+                            .name = request.name(),
+                            .request_id = request.request_id(),
+                            .op = VmOp::kStop,
+                            .done_when = [](const v1::Vm& vm) {
+                              return vm.status().state() == v1::VM_STATE_STOPPED ||
+                                     vm.status().state() == v1::VM_STATE_CRASHED;
+                            }};
+  return RunOperation<v1::Vm>(records_, op,
+                              [&](const v1::Vm* vm) { return Stop(*vm, request, PendingRequest(op)); });
 }
 
-absl::StatusOr<Outcome<v1::Vm>> VmLifecycle::Stop(const v1::Vm& current, const v1::StopVmRequest& request) {
+absl::StatusOr<Outcome<v1::Vm>> VmLifecycle::Stop(const v1::Vm& current, const v1::StopVmRequest& request,
+                                                   std::optional<RequestRecord> pending) {
   const uint32_t timeout_ms = request.timeout_ms() == 0 ? kDefaultStopTimeoutMs : request.timeout_ms();
   // A paused guest cannot answer a power-off request: it is forced.
   const bool force = request.force() || current.status().state() == v1::VM_STATE_PAUSED;
   const pid_t pid = current.status().engine_pid();
   Mutation stopping = StateChange(current, v1::VM_STATE_STOPPING, force ? "forced power-off" : "power-off requested");
+  stopping.request = std::move(pending);
   if (absl::Status s = records_.Commit(stopping); !s.ok()) return s;
+  CrashPoint("stop.after-intent");
   v1::Vm vm = stopping.put.front();
 
   absl::StatusOr<bool> graceful =

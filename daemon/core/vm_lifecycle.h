@@ -36,8 +36,9 @@ class VmLifecycle {
   std::string ConsolePath(const v1::Vm& vm) const;
 
  private:
-  absl::StatusOr<v1::Vm> Start(const v1::Vm& vm);
-  absl::StatusOr<Outcome<v1::Vm>> Stop(const v1::Vm& vm, const v1::StopVmRequest& request);
+  absl::StatusOr<v1::Vm> Start(const v1::Vm& vm, std::optional<RequestRecord> pending);
+  absl::StatusOr<Outcome<v1::Vm>> Stop(const v1::Vm& vm, const v1::StopVmRequest& request,
+                                       std::optional<RequestRecord> pending);
 
   VmRecords& records_;
   EngineLauncher& launcher_;

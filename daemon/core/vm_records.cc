@@ -66,8 +66,8 @@ void VmRecords::CommitOrSurface(Mutation mutation, const std::string& what) {
   }
 }
 
-absl::StatusOr<std::optional<std::string>> VmRecords::Replay(const std::string& request_id, const char* method,
-                                                             const std::string& name) {
+absl::StatusOr<std::optional<RequestRecord>> VmRecords::Replay(const std::string& request_id, const char* method,
+                                                               const std::string& name) {
   if (request_id.empty()) return std::nullopt;
   absl::StatusOr<std::optional<RequestRecord>> record = store_->FindRequest(request_id);
   if (!record.ok()) return record.status();
@@ -76,7 +76,7 @@ absl::StatusOr<std::optional<std::string>> VmRecords::Replay(const std::string& 
     return absl::InvalidArgumentError(absl::StrCat("request_id: \"", request_id, "\" was already used for ",
                                                    (*record)->method, " of vm \"", (*record)->vm_name, "\""));
   }
-  return (*record)->response;
+  return record;
 }
 
 Mutation StateChange(const v1::Vm& vm, v1::VmState state, const std::string& message) {

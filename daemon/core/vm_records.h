@@ -39,10 +39,10 @@ class VmRecords {
   // last_error says the store lags) so that GetVm surfaces it.
   void CommitOrSurface(Mutation mutation, const std::string& what);
 
-  // The recorded answer to `request_id`, if any. A request_id used before
-  // for another method or VM is INVALID_ARGUMENT.
-  absl::StatusOr<std::optional<std::string>> Replay(const std::string& request_id, const char* method,
-                                                    const std::string& name);
+  // The record of `request_id`, if any (answered, or pending). A
+  // request_id used before for another method or VM is INVALID_ARGUMENT.
+  absl::StatusOr<std::optional<RequestRecord>> Replay(const std::string& request_id, const char* method,
+                                                      const std::string& name);
 
  private:
   VmRecords(std::unique_ptr<Store> store) : store_(std::move(store)), events_(Store::kRetainedEvents) {}

@@ -2,25 +2,20 @@
 
 #include <signal.h>
 
-#include <fstream>
+#include <algorithm>
+#include <filesystem>
+#include <set>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "daemon/core/vm_state_machine.h"
 #include "daemon/engine/engine_launcher.h"
+#include "daemon/engine/engine_processes.h"
 #include "daemon/engine/exit_status.h"
 #include "daemon/engine/vm_paths.h"
 
 namespace vmd::daemon {
 namespace {
-
-// Whether `pid` is the engine started with this config, and not a process
-// that happens to have reused its pid.
-bool IsEngineOf(pid_t pid, const std::string& config_path) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/cmdline"));
-  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return cmdline.find(config_path) != std::string::npos;
-}
 
 v1::VmState FromEngineState(engine::v1::EngineState state) {
   switch (state) {
@@ -35,18 +30,55 @@ v1::Backend BackendFromName(const std::string& name) { return name == "kvm" ? v1
 }  // namespace
 
 void EngineAdoption::AdoptAll() {
+  const std::map<std::string, std::vector<pid_t>> engines = FindEngineProcesses(state_dir_);
   bool more = false;
   std::vector<v1::Vm> vms = records_.registry().List(
       "", SIZE_MAX, [](const v1::Vm& vm) { return HasEngine(vm.status().state()); }, &more);
-  for (v1::Vm& vm : vms) Adopt(std::move(vm));
+  std::map<std::string, pid_t> owned;
+  for (v1::Vm& vm : vms) {
+    auto it = engines.find(vm.id());
+    const std::string id = vm.id();
+    owned[id] = Adopt(std::move(vm), it == engines.end() ? std::vector<pid_t>() : it->second);
+  }
+  ReapOrphans(engines, owned);
 }
 
-void EngineAdoption::Adopt(v1::Vm vm) {
+void EngineAdoption::ReapOrphans(const std::map<std::string, std::vector<pid_t>>& engines,
+                                 const std::map<std::string, pid_t>& owned) {
+  for (const auto& [id, pids] : engines) {
+    auto it = owned.find(id);
+    for (pid_t pid : pids) {
+      if (it != owned.end() && it->second == pid) continue;
+      // Two writers to one runtime dir, or an engine of a deleted VM.
+      std::cerr << "vmd: killing engine pid " << pid << " of vm id " << id << ": no record owns it\n";
+      kill(pid, SIGKILL);
+    }
+  }
+  // The runtime dirs of VMs that are gone (vmd died between the delete's
+  // commit and the removal).
+  bool more = false;
+  std::set<std::string> ids;
+  for (const v1::Vm& vm : records_.registry().List("", SIZE_MAX, [](const v1::Vm&) { return true; }, &more)) {
+    ids.insert(vm.id());
+  }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(state_dir_ + "/vms", ec)) {
+    if (!ids.contains(entry.path().filename().string())) std::filesystem::remove_all(entry.path(), ec);
+  }
+}
+
+pid_t EngineAdoption::Adopt(v1::Vm vm, const std::vector<pid_t>& candidates) {
   const std::string name = vm.spec().name();
   VmRegistry::OpLock lock = records_.Lock(name);
   const VmPaths paths(state_dir_, vm.id());
-  const pid_t pid = vm.status().engine_pid();
-  if (pid > 0 && IsEngineOf(pid, paths.config()) && supervisor_.Adopt(name, pid).ok()) {
+  pid_t pid = vm.status().engine_pid();
+  if (pid == 0 && vm.status().state() == v1::VM_STATE_STARTING && candidates.size() == 1) {
+    // Spawned, but vmd died before it recorded the pid.
+    pid = candidates.front();
+    vm.mutable_status()->set_engine_pid(pid);
+  }
+  const bool found = pid > 0 && std::find(candidates.begin(), candidates.end(), pid) != candidates.end();
+  if (found && supervisor_.Adopt(name, pid).ok()) {
     absl::StatusOr<engine::v1::EngineStatus> status = clients_.For(vm)->GetStatus(kEngineCallDeadline);
     if (status.ok() && status->api_version() != engine::v1::API_VERSION_1) {
       // An engine from another vmd version: it keeps running (the VM is
@@ -59,7 +91,7 @@ void EngineAdoption::Adopt(v1::Vm vm) {
       Mutation m;
       m.put.push_back(vm);
       records_.CommitOrSurface(std::move(m), absl::StrCat("vm ", name, ": incompatible engine"));
-      return;
+      return pid;
     }
     if (status.ok()) {
       // The store is the truth: a policy change whose commit a crash cut
@@ -70,8 +102,12 @@ void EngineAdoption::Adopt(v1::Vm vm) {
         vm.mutable_status()->set_backend(BackendFromName(status->backend()));
         records_.CommitOrSurface(StateChange(vm, actual, "reconciled with its engine after a vmd restart"),
                                  absl::StrCat("vm ", name, " reconciled"));
+      } else if (vm.status().engine_pid() != 0) {
+        Mutation m;  // the pid the record lacked
+        m.put.push_back(vm);
+        records_.CommitOrSurface(std::move(m), absl::StrCat("vm ", name, " adopted"));
       }
-      return;  // an engine that is ending is reported by its exit
+      return pid;  // an engine that is ending is reported by its exit
     }
     // Alive but not answering: it cannot be controlled, so it is ended.
     supervisor_.Kill(pid, SIGKILL);
@@ -82,7 +118,7 @@ void EngineAdoption::Adopt(v1::Vm vm) {
     *vm.mutable_status()->mutable_exit() = MakeExitStatus(std::nullopt, ReadExitRecord(paths), reason);
     vm.mutable_status()->set_last_error(reason);
     records_.CommitOrSurface(StateChange(vm, v1::VM_STATE_CRASHED, reason), absl::StrCat("vm ", name, " crashed"));
-    return;
+    return 0;
   }
   const engine::v1::ExitRecord record = ReadExitRecord(paths);
   vm.mutable_status()->set_engine_pid(0);
@@ -90,13 +126,15 @@ void EngineAdoption::Adopt(v1::Vm vm) {
     const std::string reason = "engine ended while vmd was down";
     *vm.mutable_status()->mutable_exit() = MakeExitStatus(std::nullopt, record, reason);
     records_.CommitOrSurface(StateChange(vm, v1::VM_STATE_STOPPED, reason), absl::StrCat("vm ", name, " stopped"));
-    return;
+    return 0;
   }
-  const std::string reason = absl::StrCat("engine pid ", pid, " was gone when vmd restarted",
+  const std::string reason = absl::StrCat(pid > 0 ? absl::StrCat("engine pid ", pid) : std::string("the engine"),
+                                          " was gone when vmd restarted",
                                           record.reason().empty() ? "" : absl::StrCat(": ", record.reason()));
   *vm.mutable_status()->mutable_exit() = MakeExitStatus(std::nullopt, record, reason);
   vm.mutable_status()->set_last_error(reason);
   records_.CommitOrSurface(StateChange(vm, v1::VM_STATE_CRASHED, reason), absl::StrCat("vm ", name, " crashed"));
+  return 0;
 }
 
 }  // namespace vmd::daemon

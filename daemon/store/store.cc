@@ -17,6 +17,8 @@ constexpr const char* kMigrations[] = {
     "CREATE TABLE requests (request_id TEXT PRIMARY KEY, method TEXT NOT NULL, vm_name TEXT NOT NULL,"
     "  response BLOB NOT NULL, created_unix INTEGER NOT NULL);"
     "CREATE INDEX requests_by_age ON requests(created_unix);",
+    // 2: a request can be recorded as begun (pending) before it is answered.
+    "ALTER TABLE requests ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -143,13 +145,13 @@ absl::StatusOr<std::vector<v1::Event>> Store::LoadEvents(uint64_t limit) {
 
 absl::StatusOr<std::optional<RequestRecord>> Store::FindRequest(const std::string& request_id) {
   std::lock_guard lock(mu_);
-  Statement q(db_, "SELECT method, vm_name, response FROM requests WHERE request_id = ?");
+  Statement q(db_, "SELECT method, vm_name, response, pending FROM requests WHERE request_id = ?");
   if (!q.ok()) return SqliteError(db_, "looking up a request");
   q.Bind(1, request_id);
   int rc = q.Step();
   if (rc == SQLITE_DONE) return std::nullopt;
   if (rc != SQLITE_ROW) return SqliteError(db_, "looking up a request");
-  return RequestRecord{request_id, q.Blob(0), q.Blob(1), q.Blob(2)};
+  return RequestRecord{request_id, q.Blob(0), q.Blob(1), q.Blob(2), q.Int(3) != 0};
 }
 
 absl::Status Store::Commit(Mutation& m) {
@@ -186,11 +188,20 @@ absl::Status Store::CommitLocked(Mutation& m) {
     if (q.Step() != SQLITE_DONE) return SqliteError(db_, "appending an event");
   }
   if (m.request) {
+    // A new record, or the answer to a pending one of the same method and VM.
     Statement q(db_,
-                "INSERT INTO requests (request_id, method, vm_name, response, created_unix) VALUES (?, ?, ?, ?, ?)");
+                "INSERT INTO requests (request_id, method, vm_name, response, created_unix, pending) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(request_id) DO UPDATE SET response = excluded.response, "
+                "pending = excluded.pending WHERE requests.pending = 1 AND requests.method = excluded.method AND "
+                "requests.vm_name = excluded.vm_name");
     q.Bind(1, m.request->request_id).Bind(2, m.request->method).Bind(3, m.request->vm_name);
     q.BindBlob(4, m.request->response).Bind(5, static_cast<int64_t>(time(nullptr)));
+    q.Bind(6, int64_t{m.request->pending ? 1 : 0});
     int rc = q.Step();
+    if (rc == SQLITE_DONE && sqlite3_changes(db_) == 0) {
+      // The conflict's WHERE did not match: an answered request.
+      return absl::AlreadyExistsError(absl::StrCat("request_id ", m.request->request_id, " is already recorded"));
+    }
     if (rc == SQLITE_CONSTRAINT) {
       return absl::AlreadyExistsError(absl::StrCat("request_id ", m.request->request_id, " is already recorded"));
     }

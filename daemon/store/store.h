@@ -25,6 +25,9 @@ struct RequestRecord {
   std::string method;   // "StartVm", ...
   std::string vm_name;
   std::string response;  // the serialized response message
+  // Begun but not answered: the operation recorded its intent (a start
+  // that spawns an engine) and vmd may have died before it finished.
+  bool pending = false;
 };
 
 struct Mutation {
@@ -36,7 +39,7 @@ struct Mutation {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   // Events older than the newest kRetainedEvents are pruned.
   static constexpr uint64_t kRetainedEvents = 10000;
   // Request records are kept this long; a retry after that runs again.

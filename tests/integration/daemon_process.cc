@@ -37,7 +37,15 @@ DaemonProcess::~DaemonProcess() {
   std::filesystem::remove_all(dir_, ec);
 }
 
-void DaemonProcess::Start() {
+void DaemonProcess::SetEnv(const std::string& name, const std::string& value) {
+  if (value.empty()) {
+    env_.erase(name);
+  } else {
+    env_[name] = value;
+  }
+}
+
+void DaemonProcess::Launch() {
   std::vector<std::string> args = {VMD_PATH, "--state-dir", state_dir(), "--listen", address(),
                                    "--engine", VMD_ENGINE_PATH};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
@@ -48,8 +56,22 @@ void DaemonProcess::Start() {
   posix_spawn_file_actions_init(&actions);
   std::string log = dir_ + "/vmd.log";
   posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  ASSERT_EQ(posix_spawn(&pid_, VMD_PATH, &actions, nullptr, argv.data(), environ), 0);
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    if (!env_.contains(entry.substr(0, entry.find('=')))) env.push_back(entry);
+  }
+  for (const auto& [name, value] : env_) env.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  ASSERT_EQ(posix_spawn(&pid_, VMD_PATH, &actions, nullptr, argv.data(), envp.data()), 0);
   posix_spawn_file_actions_destroy(&actions);
+}
+
+void DaemonProcess::Start() {
+  Launch();
+  std::string log = dir_ + "/vmd.log";
   // Serving once GetHostInfo answers.
   for (int i = 0; i < 500; ++i) {
     grpc::ClientContext ctx;
@@ -66,6 +88,11 @@ void DaemonProcess::Start() {
 int DaemonProcess::Kill(int signal) {
   if (pid_ <= 0) return -1;
   kill(pid_, signal);
+  return Wait();
+}
+
+int DaemonProcess::Wait() {
+  if (pid_ <= 0) return -1;
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;

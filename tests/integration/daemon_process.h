@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,10 +21,17 @@ class DaemonProcess {
   explicit DaemonProcess(std::vector<std::string> extra_args = {"--heartbeat-ms", "50"});
   ~DaemonProcess();  // kills vmd and every engine it started, removes the dir
 
+  // NAME=VALUE in the environment of the next Start() (e.g. a crash point,
+  // daemon/core/fault_points.h); an empty value removes it.
+  void SetEnv(const std::string& name, const std::string& value);
   // Starts vmd and waits until it serves.
   void Start();
+  // Starts vmd without waiting (it may be meant to crash).
+  void Launch();
   // Sends `signal` and reaps vmd; returns its wait status.
   int Kill(int signal);
+  // Reaps a vmd that ends by itself (a crash point); returns its wait status.
+  int Wait();
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 
@@ -42,6 +50,7 @@ class DaemonProcess {
 
  private:
   std::vector<std::string> extra_args_;
+  std::map<std::string, std::string> env_;
   std::string dir_;
   pid_t pid_ = -1;
 };

@@ -62,5 +62,16 @@ TEST(EventLogTest, OutOfRangeWhenEventsWereDropped) {
   EXPECT_EQ(out.size(), 3u);
 }
 
+TEST(EventLogTest, ZeroMeansFromTheOldestRetainedOnABusyLog) {
+  EventLog log(3);
+  for (uint64_t i = 1; i <= 10; ++i) log.Publish(Ev(i, "a"));
+  std::vector<v1::Event> out;
+  auto next = log.Read(0, "", milliseconds(0), &out);
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out.front().sequence(), 8u);
+  EXPECT_EQ(*next, 10u);
+}
+
 }  // namespace
 }  // namespace vmd::daemon
