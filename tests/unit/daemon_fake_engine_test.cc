@@ -172,7 +172,7 @@ TEST_F(DaemonFakeEngineTest, EachEngineHasOneClientForItsWholeLife) {
 // A process that looks like an engine of `config_path` to adoption (its
 // command line names the config), for as long as the test needs.
 pid_t SpawnLookalikeEngine(const std::string& config_path) {
-  const char* argv[] = {"/bin/sh", "-c", "sleep 30", config_path.c_str(), nullptr};
+  const char* argv[] = {"/bin/sh", "-c", "sleep 30", "sh", "--config", config_path.c_str(), nullptr};
   pid_t pid = -1;
   posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ);
   return pid;
