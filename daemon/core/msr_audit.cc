@@ -30,7 +30,7 @@ void MsrAudit::Loop() {
 
 void MsrAudit::CollectOnce() {
   bool more = false;
-  const std::vector<v1::Vm> vms = records_.registry().List(
+  const std::vector<v1::Vm> vms = records_.List(
       "", SIZE_MAX,
       [](const v1::Vm& vm) {
         const v1::VmState state = vm.status().state();

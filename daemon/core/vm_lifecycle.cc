@@ -98,7 +98,7 @@ absl::StatusOr<v1::ListVmsResponse> VmLifecycle::ListVms(const v1::ListVmsReques
   const size_t limit = request.page_size() == 0 ? kDefaultPageSize : static_cast<size_t>(request.page_size());
   bool more = false;
   std::vector<v1::Vm> vms =
-      records_.registry().List(after, limit, [&](const v1::Vm& vm) { return Matches(vm, request); }, &more);
+      records_.List(after, limit, [&](const v1::Vm& vm) { return Matches(vm, request); }, &more);
   v1::ListVmsResponse response;
   for (v1::Vm& vm : vms) *response.add_vms() = std::move(vm);
   if (more) {
@@ -222,9 +222,11 @@ absl::StatusOr<Outcome<v1::Vm>> VmLifecycle::Stop(const v1::Vm& current, const v
   CrashPoint("stop.after-intent");
   v1::Vm vm = stopping.put.front();
 
-  absl::StatusOr<bool> graceful =
-      clients_.For(vm)->Stop(timeout_ms, force, milliseconds(timeout_ms) + kEngineCallDeadline);
-  std::optional<EngineExit> exit = supervisor_.WaitForExit(pid, kEngineExitGrace);
+  // The engine gets the timeout and a little slack to answer: one that does
+  // not (stopped, wedged) is killed at once, so the stop honours its timeout.
+  absl::StatusOr<bool> graceful = clients_.For(vm)->Stop(timeout_ms, force, milliseconds(timeout_ms) + kStopSlack);
+  std::optional<EngineExit> exit;
+  if (graceful.ok()) exit = supervisor_.WaitForExit(pid, kEngineExitGrace);
   if (!exit) {
     supervisor_.Kill(pid, SIGKILL);
     exit = supervisor_.WaitForExit(pid, kEngineExitGrace);

@@ -31,6 +31,56 @@ absl::StatusOr<std::unique_ptr<VmRecords>> VmRecords::Open(const std::string& db
   return records;
 }
 
+VmRegistry::OpLock VmRecords::Lock(const std::string& name) {
+  {
+    std::unique_lock lock(held_mu_);
+    released_.wait(lock, [&] { return !held_.contains(name); });
+  }
+  return registry_.Lock(name);
+}
+
+void VmRecords::Hold(const std::vector<std::string>& names) {
+  std::lock_guard lock(held_mu_);
+  held_.insert(names.begin(), names.end());
+}
+
+void VmRecords::Release(const std::string& name) {
+  std::lock_guard lock(held_mu_);
+  held_.erase(name);
+  released_.notify_all();
+}
+
+void VmRecords::Overlay(v1::Vm& vm) const {
+  std::lock_guard lock(unresponsive_mu_);
+  auto it = unresponsive_.find(vm.id());
+  if (it == unresponsive_.end()) return;
+  *vm.mutable_status()->mutable_unresponsive_since() = it->second.first;
+  vm.mutable_status()->set_unresponsive_reason(it->second.second);
+}
+
+std::optional<v1::Vm> VmRecords::Get(const std::string& name) const {
+  std::optional<v1::Vm> vm = registry_.Get(name);
+  if (vm) Overlay(*vm);
+  return vm;
+}
+
+std::vector<v1::Vm> VmRecords::List(const std::string& after_name, size_t limit,
+                                    const std::function<bool(const v1::Vm&)>& match, bool* more) const {
+  std::vector<v1::Vm> vms = registry_.List(after_name, limit, match, more);
+  for (v1::Vm& vm : vms) Overlay(vm);
+  return vms;
+}
+
+void VmRecords::SetUnresponsive(
+    const std::string& vm_id, std::optional<std::pair<google::protobuf::Timestamp, std::string>> since_and_reason) {
+  std::lock_guard lock(unresponsive_mu_);
+  if (since_and_reason) {
+    unresponsive_[vm_id] = *std::move(since_and_reason);
+  } else {
+    unresponsive_.erase(vm_id);
+  }
+}
+
 void VmRecords::Show(const Mutation& mutation) {
   for (const v1::Vm& vm : mutation.put) registry_.Put(vm);
   for (const std::string& id : mutation.delete_ids) registry_.RemoveId(id);
@@ -38,6 +88,11 @@ void VmRecords::Show(const Mutation& mutation) {
 }
 
 absl::Status VmRecords::Commit(Mutation& mutation) {
+  // What is only observed is never stored (Overlay adds it to reads).
+  for (v1::Vm& vm : mutation.put) {
+    vm.mutable_status()->clear_unresponsive_since();
+    vm.mutable_status()->clear_unresponsive_reason();
+  }
   std::lock_guard lock(commit_mu_);
   if (absl::Status s = store_->Commit(mutation); !s.ok()) return s;
   Show(mutation);

@@ -7,7 +7,11 @@
 
 #include <memory>
 #include <mutex>
+#include <condition_variable>
+#include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,9 +28,26 @@ class VmRecords {
   // Opens the store at `db_path` and loads every VM and the retained events.
   static absl::StatusOr<std::unique_ptr<VmRecords>> Open(const std::string& db_path);
 
-  VmRegistry::OpLock Lock(const std::string& name) { return registry_.Lock(name); }
-  std::optional<v1::Vm> Get(const std::string& name) const { return registry_.Get(name); }
+  // The VM's operation lock; waits while the VM's engine is being adopted.
+  VmRegistry::OpLock Lock(const std::string& name);
+  // After a restart, vmd serves while it adopts engines: operations on a VM
+  // whose engine is not adopted yet wait for it. Hold(names) makes Lock()
+  // wait for those VMs until Release(name); the adopter itself takes the
+  // lock with LockHeld.
+  void Hold(const std::vector<std::string>& names);
+  void Release(const std::string& name);
+  VmRegistry::OpLock LockHeld(const std::string& name) { return registry_.Lock(name); }
+  // The view: committed records, with what is observed but not committed
+  // (an unresponsive engine) laid over them.
+  std::optional<v1::Vm> Get(const std::string& name) const;
+  std::vector<v1::Vm> List(const std::string& after_name, size_t limit,
+                           const std::function<bool(const v1::Vm&)>& match, bool* more) const;
   const VmRegistry& registry() const { return registry_; }
+
+  // Marks the VM of `vm_id` unresponsive since `since` for `reason`, or
+  // clears the mark (nullopt). Not committed: the engine's state is.
+  void SetUnresponsive(const std::string& vm_id,
+                       std::optional<std::pair<google::protobuf::Timestamp, std::string>> since_and_reason);
   EventLog& events() { return events_; }
 
   // Commits `mutation` (records, events, request answer) in one transaction,
@@ -52,6 +73,13 @@ class VmRecords {
   VmRegistry registry_;
   EventLog events_;
   std::mutex commit_mu_;  // commits publish their events in sequence order
+  std::mutex held_mu_;
+  std::condition_variable released_;
+  std::set<std::string> held_;  // guarded by held_mu_
+  mutable std::mutex unresponsive_mu_;
+  // VM id -> since when, and why.
+  std::map<std::string, std::pair<google::protobuf::Timestamp, std::string>> unresponsive_;
+  void Overlay(v1::Vm& vm) const;
 };
 
 // `vm` moved to `state` now, as the record to put and the event to log.

@@ -19,7 +19,8 @@ VmdCore::VmdCore(const VmdOptions& options, v1::HostInfo host, std::unique_ptr<V
       adoption_(*records_, supervisor_, clients_, options.state_dir),
       lifecycle_(*records_, launcher_, supervisor_, clients_, host_),
       msr_(*records_, clients_, host_),
-      probes_(*records_, clients_) {}
+      probes_(*records_, clients_),
+      watchdog_(*records_, clients_, options.watchdog) {}
 
 absl::StatusOr<std::unique_ptr<VmdCore>> VmdCore::Open(const VmdOptions& options, v1::HostInfo host) {
   std::error_code ec;
@@ -28,8 +29,14 @@ absl::StatusOr<std::unique_ptr<VmdCore>> VmdCore::Open(const VmdOptions& options
   absl::StatusOr<std::unique_ptr<VmRecords>> records = VmRecords::Open(options.state_dir + "/vmd.db");
   if (!records.ok()) return records.status();
   std::unique_ptr<VmdCore> core(new VmdCore(options, std::move(host), *std::move(records)));
-  core->adoption_.AdoptAll();
+  core->adopting_ = std::thread([c = core.get(), plan = core->adoption_.Prepare()] { c->adoption_.Run(plan); });
   return core;
+}
+
+VmdCore::~VmdCore() { WaitForAdoption(); }
+
+void VmdCore::WaitForAdoption() {
+  if (adopting_.joinable()) adopting_.join();
 }
 
 }  // namespace vmd::daemon

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "daemon/core/msr_operations.h"
@@ -17,6 +18,7 @@
 #include "daemon/engine/engine_exit_handler.h"
 #include "daemon/engine/engine_launcher.h"
 #include "daemon/engine/engine_supervisor.h"
+#include "daemon/engine/engine_watchdog.h"
 #include "vmd/v1/host.pb.h"
 
 namespace vmd::daemon {
@@ -28,11 +30,17 @@ struct VmdOptions {
   uint32_t heartbeat_ms = 1000;
   // How the daemon talks to engines (tests put fakes in).
   EngineClients::Factory engine_clients = EngineClients::GrpcFactory();
+  EngineWatchdog::Options watchdog;
 };
 
 class VmdCore {
  public:
+  // Opens the records and starts adopting the engines of VMs that were
+  // running, in the background: the caller can serve at once.
   static absl::StatusOr<std::unique_ptr<VmdCore>> Open(const VmdOptions& options, v1::HostInfo host);
+  ~VmdCore();
+  // Blocks until every engine is adopted (or found gone).
+  void WaitForAdoption();
 
   const v1::HostInfo& host() const { return host_; }
   VmRecords& records() { return *records_; }
@@ -55,6 +63,8 @@ class VmdCore {
   VmLifecycle lifecycle_;
   MsrOperations msr_;
   ProbeOperations probes_;
+  EngineWatchdog watchdog_;
+  std::thread adopting_;
 };
 
 }  // namespace vmd::daemon

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -25,21 +27,50 @@ v1::VmState FromEngineState(engine::v1::EngineState state) {
   }
 }
 
+// A live engine answers its status in milliseconds; one that does not in
+// this long after a vmd restart is taken for hung.
+constexpr std::chrono::milliseconds kAdoptionDeadline{3000};
+
 v1::Backend BackendFromName(const std::string& name) { return name == "kvm" ? v1::BACKEND_KVM : v1::BACKEND_SIM; }
 
 }  // namespace
 
-void EngineAdoption::AdoptAll() {
-  const std::map<std::string, std::vector<pid_t>> engines = FindEngineProcesses(state_dir_);
+EngineAdoption::Plan EngineAdoption::Prepare() {
+  Plan plan;
+  plan.engines = FindEngineProcesses(state_dir_);
   bool more = false;
-  std::vector<v1::Vm> vms = records_.registry().List(
+  plan.vms = records_.List(
       "", SIZE_MAX, [](const v1::Vm& vm) { return HasEngine(vm.status().state()); }, &more);
+  std::vector<std::string> names;
+  for (const v1::Vm& vm : plan.vms) names.push_back(vm.spec().name());
+  records_.Hold(names);
+  return plan;
+}
+
+void EngineAdoption::Run(const Plan& plan) {
+  const std::vector<v1::Vm>& vms = plan.vms;
+  const std::map<std::string, std::vector<pid_t>>& engines = plan.engines;
+  std::mutex mu;
   std::map<std::string, pid_t> owned;
-  for (v1::Vm& vm : vms) {
-    auto it = engines.find(vm.id());
-    const std::string id = vm.id();
-    owned[id] = Adopt(std::move(vm), it == engines.end() ? std::vector<pid_t>() : it->second);
-  }
+  size_t next = 0;
+  auto worker = [&] {
+    for (;;) {
+      size_t i;
+      {
+        std::lock_guard lock(mu);
+        if (next == vms.size()) return;
+        i = next++;
+      }
+      auto it = engines.find(vms[i].id());
+      const pid_t pid = Adopt(vms[i], it == engines.end() ? std::vector<pid_t>() : it->second);
+      records_.Release(vms[i].spec().name());
+      std::lock_guard lock(mu);
+      owned[vms[i].id()] = pid;
+    }
+  };
+  std::vector<std::thread> workers;
+  for (size_t t = 0; t < std::min(kParallelAdoptions, vms.size()); ++t) workers.emplace_back(worker);
+  for (std::thread& t : workers) t.join();
   ReapOrphans(engines, owned);
 }
 
@@ -58,7 +89,7 @@ void EngineAdoption::ReapOrphans(const std::map<std::string, std::vector<pid_t>>
   // commit and the removal).
   bool more = false;
   std::set<std::string> ids;
-  for (const v1::Vm& vm : records_.registry().List("", SIZE_MAX, [](const v1::Vm&) { return true; }, &more)) {
+  for (const v1::Vm& vm : records_.List("", SIZE_MAX, [](const v1::Vm&) { return true; }, &more)) {
     ids.insert(vm.id());
   }
   std::error_code ec;
@@ -69,7 +100,7 @@ void EngineAdoption::ReapOrphans(const std::map<std::string, std::vector<pid_t>>
 
 pid_t EngineAdoption::Adopt(v1::Vm vm, const std::vector<pid_t>& candidates) {
   const std::string name = vm.spec().name();
-  VmRegistry::OpLock lock = records_.Lock(name);
+  VmRegistry::OpLock lock = records_.LockHeld(name);
   const VmPaths paths(state_dir_, vm.id());
   pid_t pid = vm.status().engine_pid();
   if (pid == 0 && vm.status().state() == v1::VM_STATE_STARTING && candidates.size() == 1) {
@@ -79,7 +110,7 @@ pid_t EngineAdoption::Adopt(v1::Vm vm, const std::vector<pid_t>& candidates) {
   }
   const bool found = pid > 0 && std::find(candidates.begin(), candidates.end(), pid) != candidates.end();
   if (found && supervisor_.Adopt(name, pid).ok()) {
-    absl::StatusOr<engine::v1::EngineStatus> status = clients_.For(vm)->GetStatus(kEngineCallDeadline);
+    absl::StatusOr<engine::v1::EngineStatus> status = clients_.For(vm)->GetStatus(kAdoptionDeadline);
     if (status.ok() && status->api_version() != engine::v1::API_VERSION_1) {
       // An engine from another vmd version: it keeps running (the VM is
       // someone's workload), but this vmd cannot drive it.

@@ -26,10 +26,22 @@ class EngineAdoption {
   EngineAdoption(VmRecords& records, EngineSupervisor& supervisor, EngineClients& clients, std::string state_dir)
       : records_(records), supervisor_(supervisor), clients_(clients), state_dir_(std::move(state_dir)) {}
 
-  // Every VM in a state with an engine, then the orphans.
-  void AdoptAll();
+  // The VMs in a state with an engine, and the engines found.
+  struct Plan {
+    std::vector<v1::Vm> vms;
+    std::map<std::string, std::vector<pid_t>> engines;
+  };
+  // Lists what is to adopt and holds those VMs (VmRecords::Hold):
+  // operations on them wait until their engine is adopted, reads do not.
+  Plan Prepare();
+  // Adopts in parallel (a hung engine costs one call deadline, not one per
+  // engine), releasing each VM as it is done, then reaps the orphans.
+  void Run(const Plan& plan);
 
  private:
+  // At most this many engines are asked at once.
+  static constexpr size_t kParallelAdoptions = 16;
+
   // `vm`'s engine among `candidates` (the live engines of its runtime dir);
   // returns the pid it adopted, or 0.
   pid_t Adopt(v1::Vm vm, const std::vector<pid_t>& candidates);

@@ -65,6 +65,8 @@ inline constexpr std::chrono::milliseconds kEngineReadyTimeout{10000};
 inline constexpr std::chrono::milliseconds kEngineCallDeadline{10000};
 // How long an engine gets to exit after it was stopped, before SIGKILL.
 inline constexpr std::chrono::milliseconds kEngineExitGrace{5000};
+// How long past a stop's own timeout the engine gets to answer it.
+inline constexpr std::chrono::milliseconds kStopSlack{1000};
 
 }  // namespace vmd::daemon
 

@@ -199,6 +199,7 @@ TEST_F(DaemonFakeEngineTest, AdoptionLeavesAnEngineOfAnotherApiVersionRunningAnd
   engines_[paths.socket()] = engine;
 
   Open();  // a vmd restart: adoption
+  core_->WaitForAdoption();
   v1::Vm adopted = *core_->lifecycle().GetVm("old");
   EXPECT_EQ(adopted.status().state(), v1::VM_STATE_RUNNING);
   EXPECT_NE(adopted.status().last_error().find("engine API version 2"), std::string::npos)
@@ -209,6 +210,7 @@ TEST_F(DaemonFakeEngineTest, AdoptionLeavesAnEngineOfAnotherApiVersionRunningAnd
   engine->set_api_version(engine::v1::API_VERSION_1);
   engine->set_state(engine::v1::ENGINE_STATE_PAUSED);
   Open();
+  core_->WaitForAdoption();
   EXPECT_EQ(State("old"), v1::VM_STATE_PAUSED) << "the engine's state wins after a restart";
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
