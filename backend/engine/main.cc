@@ -18,6 +18,7 @@
 #include "CLI/CLI.hpp"
 #include "backend/engine/engine_config.h"
 #include "backend/engine/engine_service.h"
+#include "backend/engine/exit_monitor.h"
 #include "backend/engine/host_probe.h"
 #include "backend/engine/vm_runner.h"
 #include "backend/rpc/proto_json.h"
@@ -133,8 +134,11 @@ int main(int argc, char** argv) {
   std::string config_path;
   int ready_fd = -1;
   bool probe_host = false;
+  std::string exit_status_file;
   app.add_option("--config", config_path, "VM config (JSON)")->check(CLI::ExistingFile);
   app.add_option("--ready-fd", ready_fd, "fd to write one byte to once the VM runs and the API serves");
+  app.add_option("--exit-status-file", exit_status_file,
+                 "fork an exit monitor that writes how the engine ended here (and the engine's pid to --ready-fd)");
   app.add_flag("--probe-host", probe_host, "print what this host offers (JSON) and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -146,6 +150,7 @@ int main(int argc, char** argv) {
     std::cerr << "vmd-engine: --config is required (or --probe-host)\n";
     return 64;
   }
+  if (!exit_status_file.empty()) vmd::engine::ForkExitMonitor(exit_status_file, ready_fd);
   auto config = vmd::engine::LoadEngineConfig(config_path);
   if (!config.ok()) {
     std::cerr << "vmd-engine: " << config.status().message() << "\n";

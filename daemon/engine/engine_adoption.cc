@@ -109,7 +109,7 @@ pid_t EngineAdoption::Adopt(v1::Vm vm, const std::vector<pid_t>& candidates) {
     vm.mutable_status()->set_engine_pid(pid);
   }
   const bool found = pid > 0 && std::find(candidates.begin(), candidates.end(), pid) != candidates.end();
-  if (found && supervisor_.Adopt(name, pid).ok()) {
+  if (found && supervisor_.Adopt(name, pid, paths.process_exit()).ok()) {
     absl::StatusOr<engine::v1::EngineStatus> status = clients_.For(vm)->GetStatus(kAdoptionDeadline);
     if (status.ok() && status->api_version() != engine::v1::API_VERSION_1) {
       // An engine from another vmd version: it keeps running (the VM is

@@ -36,13 +36,15 @@ absl::StatusOr<SpawnedEngine> EngineLauncher::Spawn(const v1::Vm& vm, const engi
   std::error_code ec;
   std::filesystem::create_directories(paths.dir, ec);
   std::filesystem::remove(paths.exit_record(), ec);
+  std::filesystem::remove(paths.process_exit(), ec);
   {
     std::ofstream out(paths.config(), std::ios::trunc);
     out << rpc::ToJson(config, /*multiline=*/true);
     if (!out) return absl::InternalError(absl::StrCat("cannot write ", paths.config()));
   }
   SpawnedEngine spawned;
-  absl::StatusOr<pid_t> pid = supervisor_.Spawn(vm.spec().name(), paths.config(), paths.log(), &spawned.ready_fd);
+  absl::StatusOr<pid_t> pid =
+      supervisor_.Spawn(vm.spec().name(), paths.config(), paths.log(), paths.process_exit(), &spawned.ready_fd);
   if (!pid.ok()) return absl::InternalError(absl::StrCat("vm \"", vm.spec().name(), "\": ", pid.status().message()));
   spawned.pid = *pid;
   return spawned;

@@ -10,6 +10,17 @@
 namespace vmd::daemon {
 namespace {
 
+// The exit monitor (backend/engine/exit_monitor.h) has the engine's command
+// line too; it names itself so.
+constexpr char kMonitorName[] = "vmd-engine-mon";
+
+bool IsMonitor(const std::string& proc_dir) {
+  std::ifstream in(proc_dir + "/comm");
+  std::string comm;
+  std::getline(in, comm);
+  return comm == kMonitorName;
+}
+
 bool IsZombie(const std::string& proc_dir) {
   std::ifstream stat(proc_dir + "/stat");
   std::string line;
@@ -35,7 +46,8 @@ std::map<std::string, std::vector<pid_t>> FindEngineProcesses(const std::string&
       const std::string& config = argv[i + 1];
       if (argv[i] != "--config" || !absl::StartsWith(config, prefix) || !absl::EndsWith(config, suffix)) continue;
       const std::string id = config.substr(prefix.size(), config.size() - prefix.size() - suffix.size());
-      if (id.empty() || id.find('/') != std::string::npos || IsZombie(entry.path().string())) break;
+      const std::string proc_dir = entry.path().string();
+      if (id.empty() || id.find('/') != std::string::npos || IsZombie(proc_dir) || IsMonitor(proc_dir)) break;
       engines[id].push_back(pid);
       break;
     }

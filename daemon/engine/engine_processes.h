@@ -13,7 +13,8 @@
 
 namespace vmd::daemon {
 
-// Live (not zombie) engines of `state_dir`, by VM id.
+// Live (not zombie) engines of `state_dir`, by VM id; their exit monitors
+// are not engines.
 std::map<std::string, std::vector<pid_t>> FindEngineProcesses(const std::string& state_dir);
 
 }  // namespace vmd::daemon

@@ -12,9 +12,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "backend/rpc/proto_json.h"
+#include "vmd/engine/v1/exit_record.pb.h"
 
 extern char** environ;
 
@@ -26,13 +30,15 @@ constexpr int kReadyFd = 3;
 constexpr size_t kRememberedExits = 4096;
 // epoll data of the wake-up eventfd; every other entry carries a pid.
 constexpr uint64_t kWakeToken = ~uint64_t{0};
+// How long a spawned engine has to say its pid.
+constexpr std::chrono::milliseconds kPidTimeout{5000};
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
 }  // namespace
 
 std::string EngineExit::Describe() const {
-  if (!known) return "exit status unknown (engine was adopted after a vmd restart)";
+  if (!known) return "exit status unknown (its exit monitor left no record)";
   if (signal != 0) return absl::StrCat("killed by signal ", signal, " (", strsignal(signal), ")");
   return absl::StrCat("exited with code ", code);
 }
@@ -64,7 +70,8 @@ EngineSupervisor::~EngineSupervisor() {
 }
 
 absl::StatusOr<pid_t> EngineSupervisor::Spawn(const std::string& tag, const std::string& config_path,
-                                              const std::string& log_path, int* ready_fd) {
+                                              const std::string& log_path, const std::string& exit_status_path,
+                                              int* ready_fd) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
   int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -92,11 +99,12 @@ absl::StatusOr<pid_t> EngineSupervisor::Spawn(const std::string& tag, const std:
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   std::string ready = std::to_string(kReadyFd);
-  std::vector<char*> argv = {const_cast<char*>(engine_path_.c_str()), const_cast<char*>("--config"),
+  std::vector<char*> argv = {const_cast<char*>(engine_path_.c_str()), const_cast<char*>("--exit-status-file"),
+                             const_cast<char*>(exit_status_path.c_str()), const_cast<char*>("--config"),
                              const_cast<char*>(config_path.c_str()), const_cast<char*>("--ready-fd"),
                              ready.data(), nullptr};
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, engine_path_.c_str(), &actions, &attr, argv.data(), environ);
+  pid_t monitor = -1;
+  int rc = posix_spawn(&monitor, engine_path_.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   close(log_fd);
@@ -105,13 +113,31 @@ absl::StatusOr<pid_t> EngineSupervisor::Spawn(const std::string& tag, const std:
     close(pipe_fds[0]);
     return absl::ErrnoToStatus(rc, absl::StrCat("spawn ", engine_path_));
   }
-  if (absl::Status s = Watch(tag, pid, /*child=*/true); !s.ok()) {
+  // The monitor is vmd's child: watched only to be reaped.
+  if (absl::Status s = Watch(monitor, {tag, -1, /*monitor=*/true, ""}); !s.ok()) {
     close(pipe_fds[0]);
-    kill(pid, SIGKILL);
+    kill(monitor, SIGKILL);
+    return s;
+  }
+  // The engine, the monitor's child, says its pid first.
+  pollfd p{.fd = pipe_fds[0], .events = POLLIN};
+  int32_t engine = 0;
+  int n;
+  do {
+    n = poll(&p, 1, static_cast<int>(kPidTimeout.count()));
+  } while (n < 0 && errno == EINTR);
+  if (n != 1 || read(pipe_fds[0], &engine, sizeof(engine)) != static_cast<ssize_t>(sizeof(engine)) || engine <= 0) {
+    close(pipe_fds[0]);
+    Kill(monitor, SIGKILL);
+    return absl::AbortedError(absl::StrCat("the engine did not start (see ", log_path, ")"));
+  }
+  if (absl::Status s = Watch(engine, {tag, -1, /*monitor=*/false, exit_status_path}); !s.ok()) {
+    close(pipe_fds[0]);
+    kill(engine, SIGKILL);
     return s;
   }
   *ready_fd = pipe_fds[0];
-  return pid;
+  return engine;
 }
 
 absl::Status EngineSupervisor::WaitReady(pid_t pid, int ready_fd, std::chrono::milliseconds timeout) {
@@ -131,14 +157,17 @@ absl::Status EngineSupervisor::WaitReady(pid_t pid, int ready_fd, std::chrono::m
   return absl::AbortedError("engine exited before it was ready");
 }
 
-absl::Status EngineSupervisor::Adopt(const std::string& tag, pid_t pid) { return Watch(tag, pid, /*child=*/false); }
+absl::Status EngineSupervisor::Adopt(const std::string& tag, pid_t pid, const std::string& exit_status_path) {
+  return Watch(pid, {tag, -1, /*monitor=*/false, exit_status_path});
+}
 
-absl::Status EngineSupervisor::Watch(const std::string& tag, pid_t pid, bool child) {
+absl::Status EngineSupervisor::Watch(pid_t pid, Watched watched) {
   int pidfd = PidfdOpen(pid);
   if (pidfd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("pidfd_open ", pid));
+  watched.pidfd = pidfd;
   std::lock_guard lock(mu_);
   exits_.erase(pid);  // a reused pid's old exit
-  watched_[pid] = {tag, pidfd, child};
+  watched_[pid] = std::move(watched);
   epoll_event ev{.events = EPOLLIN, .data = {.u64 = static_cast<uint64_t>(pid)}};
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev) != 0) {
     watched_.erase(pid);
@@ -146,6 +175,20 @@ absl::Status EngineSupervisor::Watch(const std::string& tag, pid_t pid, bool chi
     return absl::ErrnoToStatus(errno, "epoll_ctl");
   }
   return absl::OkStatus();
+}
+
+EngineExit EngineSupervisor::ReadExit(pid_t pid, const std::string& exit_status_path) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::ifstream in(exit_status_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    engine::v1::ProcessExit record;
+    if (in && rpc::FromJson(text.str(), &record).ok() && record.pid() == pid) {
+      return {.known = true, .code = record.code(), .signal = record.signal()};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return {};
 }
 
 void EngineSupervisor::ReapLoop() {
@@ -160,25 +203,25 @@ void EngineSupervisor::ReapLoop() {
       pid_t pid = static_cast<pid_t>(events[i].data.u64);
       auto it = watched_.find(pid);
       if (it == watched_.end()) continue;
-      EngineExit exit;
-      if (it->second.child) {
-        int status = 0;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-          exit.known = true;
-          if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
-          if (WIFEXITED(status)) exit.code = WEXITSTATUS(status);
-        }
-      }
-      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
-      close(it->second.pidfd);
-      std::string tag = it->second.tag;
+      Watched gone = std::move(it->second);
       watched_.erase(it);
-      if (exits_.size() >= kRememberedExits) exits_.erase(exits_.begin());
-      exits_[pid] = exit;
-      exited_cv_.notify_all();
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, gone.pidfd, nullptr);
+      close(gone.pidfd);
+      if (gone.monitor) {
+        waitpid(pid, nullptr, WNOHANG);
+        continue;
+      }
+      // The monitor's record, then the callback, off the reaper's thread.
       ++callbacks_running_;
-      std::thread([this, tag, pid, exit] {
-        on_exit_(tag, pid, exit);
+      std::thread([this, pid, gone = std::move(gone)] {
+        const EngineExit exit = ReadExit(pid, gone.exit_status_path);
+        {
+          std::lock_guard done(mu_);
+          if (exits_.size() >= kRememberedExits) exits_.erase(exits_.begin());
+          exits_[pid] = exit;
+          exited_cv_.notify_all();
+        }
+        on_exit_(gone.tag, pid, exit);
         std::lock_guard done(mu_);
         if (--callbacks_running_ == 0) callbacks_done_.notify_all();
       }).detach();

@@ -1,8 +1,9 @@
 // Starts vmd-engine processes and watches them. Each engine runs in its own
-// session (setsid), so it outlives vmd; after a vmd restart its pid is
-// adopted again. Exits are detected through pidfds; for engines that are
-// still vmd's children the exact exit status is reaped, for adopted ones the
-// kernel keeps it from us, so it is reported as unknown.
+// session (setsid), so it outlives vmd; after a vmd restart it is adopted
+// again. Every engine is started under its exit monitor (`vmd-engine
+// --exit-status-file`, backend/engine/exit_monitor.h), its parent, which
+// writes how it ended: so the exit code or signal is exact whether this vmd
+// started the engine or adopted it. Exits are seen through pidfds.
 #ifndef VMD_DAEMON_ENGINE_ENGINE_SUPERVISOR_H_
 #define VMD_DAEMON_ENGINE_ENGINE_SUPERVISOR_H_
 
@@ -22,7 +23,7 @@
 namespace vmd::daemon {
 
 struct EngineExit {
-  bool known = false;  // false for an adopted engine: the status is not ours to reap
+  bool known = false;  // false when the exit monitor left no record
   int code = -1;       // exit code, -1 when killed by a signal
   int signal = 0;
   std::string Describe() const;
@@ -37,15 +38,17 @@ class EngineSupervisor {
   EngineSupervisor(std::string engine_path, ExitCallback on_exit);
   ~EngineSupervisor();
 
-  // Starts `engine_path --config <config_path> --ready-fd 3` in a new session
-  // with stdout and stderr appended to `log_path`. Returns the pid at once.
+  // Starts `engine_path --exit-status-file <exit_status_path> --config
+  // <config_path> --ready-fd 3` in a new session with stdout and stderr
+  // appended to `log_path`, and returns the engine's pid once it has said
+  // it (the first bytes on the ready fd).
   absl::StatusOr<pid_t> Spawn(const std::string& tag, const std::string& config_path, const std::string& log_path,
-                              int* ready_fd);
+                              const std::string& exit_status_path, int* ready_fd);
   // Waits until the engine writes its ready byte. On failure the engine has
   // exited (or, after the timeout, has been killed).
   absl::Status WaitReady(pid_t pid, int ready_fd, std::chrono::milliseconds timeout);
-  // Watches an engine that vmd did not start (found after a restart).
-  absl::Status Adopt(const std::string& tag, pid_t pid);
+  // Watches an engine that this vmd did not start (found after a restart).
+  absl::Status Adopt(const std::string& tag, pid_t pid, const std::string& exit_status_path);
   // The exit of `pid`, waiting up to `timeout` for it.
   std::optional<EngineExit> WaitForExit(pid_t pid, std::chrono::milliseconds timeout);
   void Kill(pid_t pid, int signal);
@@ -54,10 +57,15 @@ class EngineSupervisor {
   struct Watched {
     std::string tag;
     int pidfd;
-    bool child;
+    // An exit monitor (vmd's child: reaped, nothing to report) or an engine.
+    bool monitor;
+    std::string exit_status_path;
   };
-  absl::Status Watch(const std::string& tag, pid_t pid, bool child);
+  absl::Status Watch(pid_t pid, Watched watched);
   void ReapLoop();
+  // The exit monitor's record of `pid`, waiting a little for it to be
+  // written (the monitor writes just after the engine has exited).
+  static EngineExit ReadExit(pid_t pid, const std::string& exit_status_path);
 
   const std::string engine_path_;
   const ExitCallback on_exit_;

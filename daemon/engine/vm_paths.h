@@ -15,6 +15,8 @@ struct VmPaths {
   std::string console() const { return dir + "/console.log"; }
   std::string log() const { return dir + "/engine.log"; }
   std::string exit_record() const { return dir + "/exit.json"; }
+  // Written by the engine's exit monitor: how the process ended.
+  std::string process_exit() const { return dir + "/engine_exit.json"; }
 };
 
 }  // namespace vmd::daemon

@@ -21,7 +21,7 @@ extern char** environ;
 namespace vmd::testing {
 namespace {
 
-// The pids whose command line names `needle`.
+// The pids whose command line names `needle`, but exit monitors.
 std::vector<pid_t> ProcessesNaming(const std::string& needle) {
   std::vector<pid_t> pids;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
@@ -34,6 +34,10 @@ std::vector<pid_t> ProcessesNaming(const std::string& needle) {
     std::getline(stat, line);
     const size_t paren = line.rfind(')');
     if (paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] == 'Z') continue;
+    std::ifstream comm_file(entry.path() / "comm");
+    std::string comm;
+    std::getline(comm_file, comm);
+    if (comm == "vmd-engine-mon") continue;
     if (cmdline.find(needle) != std::string::npos) pids.push_back(std::stoi(name));
   }
   return pids;
@@ -146,6 +150,22 @@ TEST_F(CrashWindowTest, EnginesNoRecordOwnsAreKilledAndStaleDirsRemoved) {
   const v1::Vm adopted = Get("a");
   EXPECT_EQ(adopted.status().state(), v1::VM_STATE_RUNNING);
   EXPECT_EQ(adopted.status().engine_pid(), running.status().engine_pid()) << "the recorded engine was adopted";
+}
+
+TEST_F(CrashWindowTest, AnAdoptedEnginesExitIsExact) {
+  Create("a");
+  v1::Vm running;
+  ASSERT_TRUE(Start("a", "", &running).ok());
+  vmd_.Kill(SIGKILL);
+  vmd_.Start();  // adopts the engine it did not start
+  ASSERT_TRUE(WaitForState(vmd_.vms().get(), "a", v1::VM_STATE_RUNNING));
+  ASSERT_EQ(kill(running.status().engine_pid(), SIGKILL), 0);
+  ASSERT_TRUE(WaitForState(vmd_.vms().get(), "a", v1::VM_STATE_CRASHED));
+  const v1::Vm crashed = Get("a");
+  EXPECT_EQ(crashed.status().exit().signal(), SIGKILL) << "its exit monitor saw it: " << crashed.status().exit().reason();
+  EXPECT_EQ(crashed.status().exit().code(), -1);
+  EXPECT_NE(crashed.status().exit().reason().find("killed by signal 9"), std::string::npos)
+      << crashed.status().exit().reason();
 }
 
 }  // namespace
