@@ -17,11 +17,14 @@
 #include "absl/strings/str_cat.h"
 #include "backend/rpc/default_paths.h"
 #include "daemon/host/host_inventory.h"
+#include "daemon/store/state_dir.h"
 #include "daemon/api/host_service.h"
 #include "daemon/core/msr_audit.h"
 #include "daemon/api/msr_service.h"
 #include "daemon/api/probe_service.h"
 #include "daemon/core/vmd_core.h"
+#include "daemon/engine/engine_path.h"
+#include "daemon/api/unix_socket.h"
 #include "daemon/api/vm_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -30,12 +33,6 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-// vmd-engine next to vmd (installed, or build/bin), else from $PATH.
-std::string FindEngine() {
-  fs::path beside = fs::read_symlink("/proc/self/exe").parent_path() / "vmd-engine";
-  return access(beside.c_str(), X_OK) == 0 ? beside.string() : "vmd-engine";
-}
 
 int Fail(const std::string& message) {
   std::cerr << "vmd: " << message << "\n";
@@ -49,10 +46,18 @@ int main(int argc, char** argv) {
   std::string state_dir = vmd::DefaultStateDir();
   std::string listen = "unix:" + vmd::DefaultSocketPath();
   std::string engine_path;
+  std::string socket_group;
+  double memory_overcommit = 1.0;
   uint32_t heartbeat_ms = 1000;
   app.add_option("--state-dir", state_dir, "state directory (SQLite store, VM runtime dirs)")->capture_default_str();
   app.add_option("--listen", listen, "API address, unix:PATH")->capture_default_str();
-  app.add_option("--engine", engine_path, "path of vmd-engine (default: next to vmd)");
+  app.add_option("--engine", engine_path, "path of vmd-engine (default: next to vmd, else on $PATH)");
+  app.add_option("--socket-group", socket_group, "group that may use the API socket (mode 0660)")
+      ->envname("VMD_SOCKET_GROUP");
+  app.add_option("--memory-overcommit", memory_overcommit,
+                 "guest memory of running VMs may add up to host memory times this")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 100.0));
   app.add_option("--heartbeat-ms", heartbeat_ms, "period of the counter workload's console heartbeat")
       ->capture_default_str()
       ->check(CLI::Range(10u, 3600000u));
@@ -67,11 +72,14 @@ int main(int argc, char** argv) {
   sigaddset(&term, SIGINT);
   pthread_sigmask(SIG_BLOCK, &term, nullptr);
 
-  if (!absl::StartsWith(listen, "unix:")) {
-    return Fail("--listen: only unix:PATH is supported (TCP with mTLS is not built yet)");
-  }
-  const std::string socket_path = listen.substr(5);
-  if (engine_path.empty()) engine_path = FindEngine();
+  // Nothing vmd or its engines create is for other users.
+  umask(vmd::daemon::kVmdUmask);
+  absl::StatusOr<std::string> socket = vmd::daemon::UnixSocketPath(listen);
+  if (!socket.ok()) return Fail(std::string(socket.status().message()));
+  const std::string socket_path = fs::absolute(*socket).lexically_normal().string();
+  absl::StatusOr<std::string> engine = vmd::daemon::ResolveEnginePath(engine_path);
+  if (!engine.ok()) return Fail(std::string(engine.status().message()));
+  engine_path = *engine;
   state_dir = fs::absolute(state_dir).lexically_normal().string();
   // The longest path under the state dir is a VM's engine socket.
   if (state_dir.size() + sizeof("/vms/0123456789abcdef/engine.sock") > sizeof(sockaddr_un::sun_path)) {
@@ -81,8 +89,9 @@ int main(int argc, char** argv) {
   }
 
   std::error_code ec;
-  fs::create_directories(state_dir, ec);
-  if (ec) return Fail(absl::StrCat("--state-dir ", state_dir, ": ", ec.message()));
+  if (absl::Status s = vmd::daemon::PrepareStateDir(state_dir); !s.ok()) {
+    return Fail(absl::StrCat("--state-dir: ", s.message()));
+  }
   // One vmd per state dir.
   int lock_fd = open((state_dir + "/vmd.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -91,6 +100,7 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<vmd::v1::HostInfo> host = vmd::daemon::ProbeHost(engine_path);
   if (!host.ok()) return Fail(std::string(host.status().message()));
+  host->mutable_limits()->set_memory_overcommit(memory_overcommit);
 
   auto core = vmd::daemon::VmdCore::Open(
       {.state_dir = state_dir, .engine_path = engine_path, .heartbeat_ms = heartbeat_ms}, *host);
@@ -104,19 +114,23 @@ int main(int argc, char** argv) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  fs::create_directories(fs::path(socket_path).parent_path(), ec);
-  fs::remove(socket_path, ec);
+  if (absl::Status s = vmd::daemon::ClaimSocketPath(socket_path); !s.ok()) return Fail(std::string(s.message()));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials());
+  builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
   builder.RegisterService(&vm_service);
   builder.RegisterService(&host_service);
   builder.RegisterService(&probe_service);
   builder.RegisterService(&msr_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fail(absl::StrCat("cannot listen on ", listen));
-  chmod(socket_path.c_str(), 0660);
+  if (absl::Status s = vmd::daemon::ShareSocket(socket_path, socket_group); !s.ok()) {
+    server->Shutdown();
+    fs::remove(socket_path, ec);
+    return Fail(std::string(s.message()));
+  }
 
-  std::cerr << "vmd " << VMD_VERSION << ": listening on " << listen << ", state in " << state_dir << ", "
+  std::cerr << "vmd " << VMD_VERSION << ": listening on unix:" << socket_path << ", state in " << state_dir
+            << ", engine " << engine_path << ", "
             << (*core)->records().registry().size() << " VM(s), auto backend " << host->auto_backend() << "\n";
 
   // SIGTERM/SIGINT end vmd; engines keep running and are re-attached later.

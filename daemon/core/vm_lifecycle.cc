@@ -12,6 +12,7 @@
 #include "daemon/core/fault_points.h"
 #include "daemon/core/operation.h"
 #include "daemon/core/validation.h"
+#include "daemon/core/vm_state_machine.h"
 #include "daemon/engine/exit_status.h"
 #include "daemon/engine/vm_paths.h"
 #include "daemon/host/host_inventory.h"
@@ -144,7 +145,11 @@ absl::StatusOr<v1::Vm> VmLifecycle::Start(const v1::Vm& current, std::optional<R
   vm.mutable_status()->clear_last_error();
   Mutation intent = StateChange(vm, v1::VM_STATE_STARTING, absl::StrCat("starting an engine on ", effective));
   intent.request = std::move(pending);
-  if (absl::Status s = records_.Commit(intent); !s.ok()) return s;
+  {
+    std::lock_guard admission(admission_mu_);
+    if (absl::Status s = AdmitLocked(current); !s.ok()) return s;
+    if (absl::Status s = records_.Commit(intent); !s.ok()) return s;
+  }
   vm = intent.put.front();
   CrashPoint("start.after-intent");
 
@@ -176,6 +181,27 @@ absl::StatusOr<v1::Vm> VmLifecycle::Start(const v1::Vm& current, std::optional<R
   vm.mutable_status()->set_backend(BackendFromName(status->backend()));
   *vm.mutable_status()->mutable_started_at() = TimeUtil::GetCurrentTime();
   return vm;
+}
+
+absl::Status VmLifecycle::AdmitLocked(const v1::Vm& vm) const {
+  const double overcommit = host_.limits().memory_overcommit() > 0 ? host_.limits().memory_overcommit() : 1.0;
+  const uint64_t capacity = static_cast<uint64_t>(static_cast<double>(host_.limits().max_memory_mib()) * overcommit);
+  bool more = false;
+  uint64_t committed = 0;
+  size_t running = 0;
+  for (const v1::Vm& other : records_.List("", SIZE_MAX,
+                                           [&](const v1::Vm& o) { return o.id() != vm.id() && HasEngine(o.status().state()); },
+                                           &more)) {
+    committed += other.spec().memory_mib();
+    ++running;
+  }
+  if (committed + vm.spec().memory_mib() > capacity) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "spec.memory_mib: vm \"", vm.spec().name(), "\" needs ", vm.spec().memory_mib(), " MiB; ", running,
+        " VM(s) with engines hold ", committed, " MiB of this host's ", capacity, " MiB (", host_.limits().max_memory_mib(),
+        " MiB x memory_overcommit ", overcommit, ")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Vm> VmLifecycle::PauseVm(const v1::PauseVmRequest& request) {

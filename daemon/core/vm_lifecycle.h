@@ -4,6 +4,7 @@
 #ifndef VMD_DAEMON_CORE_VM_LIFECYCLE_H_
 #define VMD_DAEMON_CORE_VM_LIFECYCLE_H_
 
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -37,6 +38,9 @@ class VmLifecycle {
 
  private:
   absl::StatusOr<v1::Vm> Start(const v1::Vm& vm, std::optional<RequestRecord> pending);
+  // RESOURCE_EXHAUSTED when `vm`'s memory does not fit beside the VMs that
+  // have engines (HostLimits.memory_overcommit). Requires admission_mu_.
+  absl::Status AdmitLocked(const v1::Vm& vm) const;
   absl::StatusOr<Outcome<v1::Vm>> Stop(const v1::Vm& vm, const v1::StopVmRequest& request,
                                        std::optional<RequestRecord> pending);
 
@@ -45,6 +49,9 @@ class VmLifecycle {
   EngineSupervisor& supervisor_;
   EngineClients& clients_;
   const v1::HostInfo& host_;
+  // Serializes admission and the commit that makes a VM count (STARTING),
+  // across VMs.
+  std::mutex admission_mu_;
 };
 
 }  // namespace vmd::daemon

@@ -2,12 +2,14 @@
 
 #include <signal.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "backend/rpc/proto_json.h"
 #include "daemon/engine/exit_status.h"
+#include "daemon/store/state_dir.h"
 
 namespace vmd::daemon {
 
@@ -35,13 +37,10 @@ absl::StatusOr<SpawnedEngine> EngineLauncher::Spawn(const v1::Vm& vm, const engi
   const VmPaths paths(state_dir_, vm.id());
   std::error_code ec;
   std::filesystem::create_directories(paths.dir, ec);
+  chmod(paths.dir.c_str(), kPrivateDirMode);
   std::filesystem::remove(paths.exit_record(), ec);
   std::filesystem::remove(paths.process_exit(), ec);
-  {
-    std::ofstream out(paths.config(), std::ios::trunc);
-    out << rpc::ToJson(config, /*multiline=*/true);
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", paths.config()));
-  }
+  if (absl::Status s = WritePrivateFile(paths.config(), rpc::ToJson(config, /*multiline=*/true)); !s.ok()) return s;
   SpawnedEngine spawned;
   absl::StatusOr<pid_t> pid =
       supervisor_.Spawn(vm.spec().name(), paths.config(), paths.log(), paths.process_exit(), &spawned.ready_fd);

@@ -1,6 +1,9 @@
 #include "daemon/store/store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ctime>
 
@@ -23,7 +26,14 @@ constexpr const char* kMigrations[] = {
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
 absl::Status SqliteError(sqlite3* db, const std::string& what) {
-  return absl::InternalError(absl::StrCat("state store: ", what, ": ", sqlite3_errmsg(db)));
+  const int code = sqlite3_errcode(db);
+  const std::string file = sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "";
+  // A full disk is the operator's to fix, not an internal error: say which
+  // store, so they know which filesystem.
+  if (code == SQLITE_FULL) {
+    return absl::ResourceExhaustedError(absl::StrCat("state store ", file, ": ", what, ": the disk is full"));
+  }
+  return absl::InternalError(absl::StrCat("state store ", file, ": ", what, ": ", sqlite3_errmsg(db)));
 }
 
 // A prepared statement, finalized on scope exit.
@@ -61,6 +71,12 @@ class Statement {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  // Private from the start: SQLite gives its -wal and -shm files the mode of
+  // the database file.
+  if (const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
+    fchmod(fd, 0600);
+    close(fd);
+  }
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
@@ -83,12 +99,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
 Store::~Store() { sqlite3_close(db_); }
 
 absl::Status Store::Exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    absl::Status s = absl::InternalError(absl::StrCat("state store: ", err ? err : "error", " in: ", sql));
-    sqlite3_free(err);
-    return s;
-  }
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return SqliteError(db_, sql);
   return absl::OkStatus();
 }
 
