@@ -46,7 +46,7 @@ void EngineAdoption::Adopt(v1::Vm vm) {
   VmRegistry::OpLock lock = records_.Lock(name);
   const VmPaths paths(state_dir_, vm.id());
   const pid_t pid = vm.status().engine_pid();
-  if (pid > 0 && IsEngineOf(pid, paths.config()) && supervisor_.Adopt(name, pid).ok()) {
+  if (pid > 0 && IsEngineOf(pid, paths.config()) && supervisor_.Adopt(name, pid, cgroups_.placing() ? cgroups_.PathFor(vm.id()) : "").ok()) {
     absl::StatusOr<engine::v1::EngineStatus> status = clients_.For(vm)->GetStatus(kEngineCallDeadline);
     if (status.ok() && status->api_version() != engine::v1::API_VERSION_1) {
       // An engine from another vmd version: it keeps running (the VM is

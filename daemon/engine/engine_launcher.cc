@@ -1,6 +1,7 @@
 #include "daemon/engine/engine_launcher.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -28,6 +29,7 @@ engine::v1::EngineConfig EngineLauncher::ConfigFor(const v1::Vm& vm, const std::
   config.set_heartbeat_ms(heartbeat_ms_);
   config.set_runtime_dir(VmPaths(state_dir_, vm.id()).dir);
   if (vm.spec().has_msr_policy()) *config.mutable_msr_policy() = vm.spec().msr_policy();
+  if (sandbox_.enabled()) *config.mutable_sandbox() = sandbox_.engine_config();
   return config;
 }
 
@@ -41,9 +43,22 @@ absl::StatusOr<SpawnedEngine> EngineLauncher::Spawn(const v1::Vm& vm, const engi
     out << rpc::ToJson(config, /*multiline=*/true);
     if (!out) return absl::InternalError(absl::StrCat("cannot write ", paths.config()));
   }
+  EngineSpawnOptions options = {
+      .tag = vm.spec().name(), .config_path = paths.config(), .log_path = paths.log(), .env = sandbox_.environment()};
+  const EngineCgroups& cgroups = sandbox_.cgroups();
+  if (cgroups.placing()) {
+    absl::StatusOr<int> fd = cgroups.Create(vm.id(), EngineLimits(vm.spec().memory_mib(), vm.spec().vcpus()));
+    if (!fd.ok()) return absl::InternalError(absl::StrCat("vm \"", vm.spec().name(), "\": ", fd.status().message()));
+    options.cgroup_fd = *fd;
+    options.cgroup_path = cgroups.PathFor(vm.id());
+  }
   SpawnedEngine spawned;
-  absl::StatusOr<pid_t> pid = supervisor_.Spawn(vm.spec().name(), paths.config(), paths.log(), &spawned.ready_fd);
-  if (!pid.ok()) return absl::InternalError(absl::StrCat("vm \"", vm.spec().name(), "\": ", pid.status().message()));
+  absl::StatusOr<pid_t> pid = supervisor_.Spawn(options, &spawned.ready_fd);
+  if (options.cgroup_fd >= 0) close(options.cgroup_fd);
+  if (!pid.ok()) {
+    if (!options.cgroup_path.empty()) RemoveEngineCgroup(options.cgroup_path);
+    return absl::InternalError(absl::StrCat("vm \"", vm.spec().name(), "\": ", pid.status().message()));
+  }
   spawned.pid = *pid;
   return spawned;
 }

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -15,19 +14,26 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/engine/engine_cgroup.h"
+#include "daemon/engine/engine_spawn.h"
 
 extern char** environ;
 
 namespace vmd::daemon {
 namespace {
 
-constexpr int kReadyFd = 3;
 // Exits kept for WaitForExit; older ones are forgotten.
 constexpr size_t kRememberedExits = 4096;
 // epoll data of the wake-up eventfd; every other entry carries a pid.
 constexpr uint64_t kWakeToken = ~uint64_t{0};
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+size_t CountEnviron() {
+  size_t n = 0;
+  while (environ[n] != nullptr) ++n;
+  return n;
+}
 
 }  // namespace
 
@@ -63,55 +69,38 @@ EngineSupervisor::~EngineSupervisor() {
   close(epoll_fd_);
 }
 
-absl::StatusOr<pid_t> EngineSupervisor::Spawn(const std::string& tag, const std::string& config_path,
-                                              const std::string& log_path, int* ready_fd) {
+absl::StatusOr<pid_t> EngineSupervisor::Spawn(const EngineSpawnOptions& options, int* ready_fd) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
-  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  int log_fd = open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (log_fd < 0) {
     int err = errno;
     close(pipe_fds[0]);
     close(pipe_fds[1]);
-    return absl::ErrnoToStatus(err, absl::StrCat("open engine log ", log_path));
+    return absl::ErrnoToStatus(err, absl::StrCat("open engine log ", options.log_path));
   }
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], kReadyFd);  // dup2 clears CLOEXEC
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  // A session of its own: the engine survives vmd and its terminal.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::string ready = std::to_string(kReadyFd);
-  std::vector<char*> argv = {const_cast<char*>(engine_path_.c_str()), const_cast<char*>("--config"),
-                             const_cast<char*>(config_path.c_str()), const_cast<char*>("--ready-fd"),
-                             ready.data(), nullptr};
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, engine_path_.c_str(), &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  EngineProcessSpec spec = {
+      .path = engine_path_,
+      .argv = {engine_path_, "--config", options.config_path, "--ready-fd", std::to_string(kEngineReadyFd)},
+      .env = options.env.value_or(std::vector<std::string>(environ, environ + CountEnviron())),
+      .output_fd = log_fd,
+      .ready_fd = pipe_fds[1],
+      .cgroup_fd = options.cgroup_fd,
+  };
+  absl::StatusOr<pid_t> pid = SpawnEngineProcess(spec);
   close(log_fd);
   close(pipe_fds[1]);
-  if (rc != 0) {
+  if (!pid.ok()) {
     close(pipe_fds[0]);
-    return absl::ErrnoToStatus(rc, absl::StrCat("spawn ", engine_path_));
+    return pid.status();
   }
-  if (absl::Status s = Watch(tag, pid, /*child=*/true); !s.ok()) {
+  if (absl::Status s = Watch(options.tag, *pid, /*child=*/true, options.cgroup_path); !s.ok()) {
     close(pipe_fds[0]);
-    kill(pid, SIGKILL);
+    kill(*pid, SIGKILL);
     return s;
   }
   *ready_fd = pipe_fds[0];
-  return pid;
+  return *pid;
 }
 
 absl::Status EngineSupervisor::WaitReady(pid_t pid, int ready_fd, std::chrono::milliseconds timeout) {
@@ -131,14 +120,16 @@ absl::Status EngineSupervisor::WaitReady(pid_t pid, int ready_fd, std::chrono::m
   return absl::AbortedError("engine exited before it was ready");
 }
 
-absl::Status EngineSupervisor::Adopt(const std::string& tag, pid_t pid) { return Watch(tag, pid, /*child=*/false); }
+absl::Status EngineSupervisor::Adopt(const std::string& tag, pid_t pid, const std::string& cgroup_path) {
+  return Watch(tag, pid, /*child=*/false, cgroup_path);
+}
 
-absl::Status EngineSupervisor::Watch(const std::string& tag, pid_t pid, bool child) {
+absl::Status EngineSupervisor::Watch(const std::string& tag, pid_t pid, bool child, const std::string& cgroup_path) {
   int pidfd = PidfdOpen(pid);
   if (pidfd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("pidfd_open ", pid));
   std::lock_guard lock(mu_);
   exits_.erase(pid);  // a reused pid's old exit
-  watched_[pid] = {tag, pidfd, child};
+  watched_[pid] = {tag, pidfd, child, cgroup_path};
   epoll_event ev{.events = EPOLLIN, .data = {.u64 = static_cast<uint64_t>(pid)}};
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev) != 0) {
     watched_.erase(pid);
@@ -172,12 +163,14 @@ void EngineSupervisor::ReapLoop() {
       epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
       close(it->second.pidfd);
       std::string tag = it->second.tag;
+      std::string cgroup_path = it->second.cgroup_path;
       watched_.erase(it);
       if (exits_.size() >= kRememberedExits) exits_.erase(exits_.begin());
       exits_[pid] = exit;
       exited_cv_.notify_all();
       ++callbacks_running_;
-      std::thread([this, tag, pid, exit] {
+      std::thread([this, tag, pid, exit, cgroup_path] {
+        if (!cgroup_path.empty()) RemoveEngineCgroup(cgroup_path);
         on_exit_(tag, pid, exit);
         std::lock_guard done(mu_);
         if (--callbacks_running_ == 0) callbacks_done_.notify_all();

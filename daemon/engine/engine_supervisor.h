@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -28,6 +29,19 @@ struct EngineExit {
   std::string Describe() const;
 };
 
+// What an engine starts with (engine_spawn.h says how it is born).
+struct EngineSpawnOptions {
+  std::string tag;  // the VM name, handed to the exit callback
+  std::string config_path;
+  std::string log_path;  // stdout and stderr, appended
+  // The engine's whole environment; unset: vmd's own (vmd --no-sandbox).
+  std::optional<std::vector<std::string>> env;
+  // The engine's cgroup (engine_cgroup.h): an fd to be born in, and the
+  // path, removed once the engine is gone. -1 and empty: vmd's cgroup.
+  int cgroup_fd = -1;
+  std::string cgroup_path;
+};
+
 class EngineSupervisor {
  public:
   // Called on a thread of its own for every engine that exits: its tag (the
@@ -37,15 +51,15 @@ class EngineSupervisor {
   EngineSupervisor(std::string engine_path, ExitCallback on_exit);
   ~EngineSupervisor();
 
-  // Starts `engine_path --config <config_path> --ready-fd 3` in a new session
-  // with stdout and stderr appended to `log_path`. Returns the pid at once.
-  absl::StatusOr<pid_t> Spawn(const std::string& tag, const std::string& config_path, const std::string& log_path,
-                              int* ready_fd);
+  // Starts `engine_path --config <config_path> --ready-fd 3` in a new
+  // session. Returns the pid once it runs the engine.
+  absl::StatusOr<pid_t> Spawn(const EngineSpawnOptions& options, int* ready_fd);
   // Waits until the engine writes its ready byte. On failure the engine has
   // exited (or, after the timeout, has been killed).
   absl::Status WaitReady(pid_t pid, int ready_fd, std::chrono::milliseconds timeout);
-  // Watches an engine that vmd did not start (found after a restart).
-  absl::Status Adopt(const std::string& tag, pid_t pid);
+  // Watches an engine that vmd did not start (found after a restart);
+  // `cgroup_path` as in EngineSpawnOptions.
+  absl::Status Adopt(const std::string& tag, pid_t pid, const std::string& cgroup_path = "");
   // The exit of `pid`, waiting up to `timeout` for it.
   std::optional<EngineExit> WaitForExit(pid_t pid, std::chrono::milliseconds timeout);
   void Kill(pid_t pid, int signal);
@@ -55,8 +69,9 @@ class EngineSupervisor {
     std::string tag;
     int pidfd;
     bool child;
+    std::string cgroup_path;
   };
-  absl::Status Watch(const std::string& tag, pid_t pid, bool child);
+  absl::Status Watch(const std::string& tag, pid_t pid, bool child, const std::string& cgroup_path);
   void ReapLoop();
 
   const std::string engine_path_;
