@@ -14,67 +14,60 @@ namespace vmd::engine {
 namespace {
 
 // The list, found by tracing engines (strace -f, from the moment the socket
-// is bound) on kvm and sim through every workload (idle, counter, probe),
-// probe programs, pause/resume, graceful/forced/paused stop, MSR policy
-// changes, the guest bench, SaveState and restored clones, and the whole
-// integration suite. Syscalls allowed whatever their arguments:
+// is bound, seccomp off) on kvm and sim through every workload (idle,
+// counter, probe), probe programs, pause/resume, graceful, forced and paused
+// stops, MSR policy changes, the guest bench and the whole integration
+// suite, and SaveState and restored clones (tests/unit/sandbox_test.cc).
+// Syscalls allowed whatever their arguments:
 const std::initializer_list<int> kSyscalls = {
     // gRPC's server: its epoll poller, the unix socket's connections, the
     // eventfds that wake its pollers.
-    SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(eventfd2), SCMP_SYS(accept4),
-    SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(getpeername), SCMP_SYS(getsockname), SCMP_SYS(setsockopt),
-    SCMP_SYS(getsockopt), SCMP_SYS(shutdown), SCMP_SYS(poll), SCMP_SYS(ppoll),
-    // Reading and writing fds: RPCs, eventfds, the console and engine logs.
-    SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close), SCMP_SYS(fcntl),
-    // Files: exit.json (written to a temp file, then renamed), the socket
-    // removed at exit, SaveState's state.pb and memory (O_EXCL, fsync,
-    // holes), and what absl and gRPC read from /sys and /proc (CPUs online,
-    // the TSC frequency).
-    SCMP_SYS(openat), SCMP_SYS(newfstatat), SCMP_SYS(fstat), SCMP_SYS(statx), SCMP_SYS(lseek),
-    SCMP_SYS(pwrite64), SCMP_SYS(ftruncate), SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(getdents64),
-    SCMP_SYS(rename), SCMP_SYS(unlink),
-    // Memory: malloc, thread stacks and their guard pages, the freeing of
-    // dead threads' stacks; a bench's floor VM maps a fresh memfd and its
-    // vCPU's kvm_run.
-    SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(madvise), SCMP_SYS(mremap), SCMP_SYS(brk),
+    SCMP_SYS(epoll_wait), SCMP_SYS(epoll_ctl), SCMP_SYS(eventfd2), SCMP_SYS(accept4), SCMP_SYS(recvmsg),
+    SCMP_SYS(sendmsg), SCMP_SYS(getpeername), SCMP_SYS(getsockname), SCMP_SYS(setsockopt), SCMP_SYS(shutdown),
+    // fds: RPCs, eventfds, the console and engine logs.
+    SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(lseek), SCMP_SYS(fcntl), SCMP_SYS(close),
+    // Files: exit.json (a temp file, renamed), the socket removed at exit,
+    // SaveState's state.pb and memory (an empty dir checked, O_EXCL files,
+    // zero pages left as holes, fsync), and what absl and gRPC read from
+    // /sys (the CPUs online, the TSC frequency).
+    SCMP_SYS(openat), SCMP_SYS(newfstatat), SCMP_SYS(getdents64), SCMP_SYS(pwrite64), SCMP_SYS(ftruncate),
+    SCMP_SYS(fsync), SCMP_SYS(rename), SCMP_SYS(unlink),
+    // Memory: malloc (brk on the main thread's arena, mmap elsewhere;
+    // mremap when realloc moves a large block), thread stacks and their
+    // guard pages, dead threads' stacks freed; the bench's floor VM maps a
+    // fresh memfd and its vCPU's kvm_run.
+    SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(madvise), SCMP_SYS(brk), SCMP_SYS(mremap),
     SCMP_SYS(memfd_create),
     // Threads (gRPC's pool grows and shrinks; vCPU threads start after the
     // filter): glibc's per-thread setup and teardown, futexes, and the
-    // scheduling queries pthread_create makes for an inherited policy.
-    SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(futex), SCMP_SYS(sched_yield),
-    SCMP_SYS(sched_getparam), SCMP_SYS(sched_getscheduler), SCMP_SYS(sched_getaffinity), SCMP_SYS(gettid),
-    SCMP_SYS(exit), SCMP_SYS(exit_group),
-    // Time: sleeps and condition-variable timeouts; clock_gettime where the
-    // vDSO falls back to the syscall.
-    SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
-    // Signals: the termination thread's sigwait, vCPU kicks (SIGUSR1 through
+    // scheduling queries of pthread_create with an inherited policy.
+    SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(futex), SCMP_SYS(sched_yield), SCMP_SYS(sched_getparam),
+    SCMP_SYS(sched_getscheduler), SCMP_SYS(exit), SCMP_SYS(exit_group),
+    // Time: sleeps and timed waits; clock_gettime for a host whose
+    // clocksource the vDSO cannot read (it then makes the syscall).
+    SCMP_SYS(clock_nanosleep), SCMP_SYS(clock_gettime),
+    // Signals: the termination thread's sigwait, vCPU kicks (SIGUSR1 by
     // tgkill, to leave KVM_RUN) and their handler's return.
     SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigtimedwait), SCMP_SYS(rt_sigreturn), SCMP_SYS(tgkill),
     SCMP_SYS(getpid),
 };
 
 // ioctl: only these request numbers, on any fd (a filter cannot tell a KVM
-// fd from another). Every request the kvm backend and the bench issue: a
-// running VM changes its MSR filter, injects MSIs, saves its state, and the
-// bench builds a whole floor VM at run time. Nothing but KVM ioctls.
+// fd from another); nothing but KVM's.
 const std::initializer_list<unsigned long> kIoctls = {
-    // /dev/kvm (the bench's floor VM): version, capabilities, a new VM.
-    KVM_GET_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE,
-    hv::kvm::kKvmGetSupportedCpuid, hv::kvm::kKvmGetMsrIndexList,
-    // VM setup (the floor VM), memory, interrupts, ioeventfds.
-    KVM_CREATE_VCPU, KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR, KVM_CREATE_IRQCHIP, KVM_ENABLE_CAP,
-    KVM_SET_USER_MEMORY_REGION, KVM_IRQFD, KVM_IOEVENTFD, hv::kvm::kKvmSetGsiRouting, KVM_SIGNAL_MSI,
-    // The run loop, and the MSR policy swapped live.
-    KVM_RUN, KVM_X86_SET_MSR_FILTER,
-    // vCPU state: boot entry, register dumps of a crash, SaveState (and the
-    // floor VM's setup).
-    KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_MP_STATE, KVM_SET_MP_STATE, KVM_GET_XCRS,
-    KVM_SET_XCRS, KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS, KVM_GET_LAPIC, KVM_SET_LAPIC, KVM_GET_VCPU_EVENTS,
-    KVM_SET_VCPU_EVENTS, KVM_GET_TSC_KHZ, KVM_SET_TSC_KHZ, hv::kvm::kKvmGetXsave, hv::kvm::kKvmGetXsave2,
-    hv::kvm::kKvmSetXsave, hv::kvm::kKvmGetMsrs, hv::kvm::kKvmSetMsrs, hv::kvm::kKvmGetCpuid2,
-    hv::kvm::kKvmSetCpuid2,
-    // VM state: SaveState's irqchip, clock and dirty log.
-    KVM_GET_IRQCHIP, KVM_SET_IRQCHIP, KVM_GET_CLOCK, KVM_SET_CLOCK, KVM_GET_DIRTY_LOG,
+    // The run loop, MSIs (probe programs, the bench), the MSR policy
+    // swapped live.
+    KVM_RUN, KVM_SIGNAL_MSI, KVM_X86_SET_MSR_FILTER,
+    // SaveState: every vCPU's state and the VM's (and a crash's register
+    // dump: regs and sregs).
+    KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_MP_STATE, hv::kvm::kKvmGetXsave, hv::kvm::kKvmGetXsave2, KVM_GET_XCRS,
+    KVM_GET_DEBUGREGS, KVM_GET_LAPIC, KVM_GET_VCPU_EVENTS, KVM_GET_TSC_KHZ, hv::kvm::kKvmGetMsrIndexList,
+    hv::kvm::kKvmGetMsrs, hv::kvm::kKvmGetCpuid2, KVM_GET_IRQCHIP, KVM_GET_CLOCK,
+    // The guest bench builds its floor VM at run time: a VM with an
+    // irqchip, memory, routes and irqfds, one vCPU with CPUID and registers.
+    KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, hv::kvm::kKvmGetSupportedCpuid, KVM_SET_TSS_ADDR,
+    KVM_SET_IDENTITY_MAP_ADDR, KVM_CREATE_IRQCHIP, KVM_ENABLE_CAP, KVM_SET_USER_MEMORY_REGION,
+    hv::kvm::kKvmSetGsiRouting, KVM_IRQFD, KVM_CREATE_VCPU, hv::kvm::kKvmSetCpuid2, KVM_SET_REGS, KVM_SET_SREGS,
 };
 
 absl::Status Failed(int rc, const std::string& what) {
