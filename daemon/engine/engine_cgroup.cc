@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <fstream>
@@ -72,25 +73,28 @@ CgroupLimits EngineLimits(uint64_t memory_mib, uint32_t vcpus) {
           .cpu_quota_us = uint64_t{vcpus} * kCpuPeriodUs};
 }
 
-absl::StatusOr<std::string> EngineCgroups::DefaultParent() {
+absl::StatusOr<std::string> Cgroup2Mount() {
   // mountinfo: "id parent major:minor root mount-point options ... - fstype source super-options".
-  std::string mount;
   std::istringstream mounts(ReadFile("/proc/self/mountinfo"));
   for (std::string line; std::getline(mounts, line);) {
     std::vector<std::string> fields = absl::StrSplit(line, ' ');
     auto dash = std::find(fields.begin(), fields.end(), "-");
     if (fields.size() > 4 && dash != fields.end() && dash + 1 != fields.end() && *(dash + 1) == "cgroup2") {
-      mount = fields[4];
-      break;
+      return fields[4];
     }
   }
-  if (mount.empty()) return absl::NotFoundError("no cgroup v2 hierarchy is mounted");
+  return absl::NotFoundError("no cgroup v2 hierarchy is mounted");
+}
+
+absl::StatusOr<std::string> EngineCgroups::DefaultParent() {
+  absl::StatusOr<std::string> mount = Cgroup2Mount();
+  if (!mount.ok()) return mount.status();
   // /proc/self/cgroup: "0::/path" is the cgroup v2 line.
   std::istringstream cgroups(ReadFile("/proc/self/cgroup"));
   for (std::string line; std::getline(cgroups, line);) {
     if (absl::StartsWith(line, "0::")) {
       std::string own = line.substr(3);
-      return absl::StrCat(mount, own == "/" ? "" : own, "/vmd-engines");
+      return absl::StrCat(*mount, own == "/" ? "" : own, "/vmd-engines");
     }
   }
   return absl::NotFoundError("/proc/self/cgroup names no cgroup v2 for vmd");

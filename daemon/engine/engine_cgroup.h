@@ -37,6 +37,9 @@ struct CgroupLimits {
 };
 CgroupLimits EngineLimits(uint64_t memory_mib, uint32_t vcpus);
 
+// Where the cgroup v2 hierarchy is mounted, from /proc/self/mountinfo.
+absl::StatusOr<std::string> Cgroup2Mount();
+
 class EngineCgroups {
  public:
   // <cgroup2 mount><vmd's cgroup>/vmd-engines, from /proc/self/mountinfo and

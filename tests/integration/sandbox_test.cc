@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "daemon/engine/engine_cgroup.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/integration/daemon_process.h"
 
@@ -45,16 +46,8 @@ std::string Link(const std::string& path) {
   return std::filesystem::read_symlink(path, ec).string();
 }
 
-// The cgroup v2 mount point as the test sees it.
-std::string Cgroup2Mount() {
-  std::istringstream in(ReadFile("/proc/self/mountinfo"));
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> f = absl::StrSplit(line, ' ');
-    auto dash = std::find(f.begin(), f.end(), "-");
-    if (f.size() > 4 && dash != f.end() && dash + 1 != f.end() && *(dash + 1) == "cgroup2") return f[4];
-  }
-  return "";
-}
+// The cgroup v2 mount point as the test sees it ("" if none).
+std::string Cgroup2Mount() { return daemon::Cgroup2Mount().value_or(""); }
 
 // The mount options of `mount_point` in `pid`'s mount namespace.
 std::string MountOptions(pid_t pid, const std::string& mount_point) {
