@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/ioctl.h>
+#include <grp.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include "backend/engine/sandbox_probe.h"
 #include "backend/engine/vm_runner.h"
 #include "tests/engine_test_config.h"
 
@@ -214,6 +216,37 @@ TEST_F(SandboxTest, MountNamespaceLeavesOnlyTheWritableDirsWritable) {
   EXPECT_GE(fd, 0) << "the host's mounts became read-only";
   if (fd >= 0) close(fd);
   std::filesystem::remove_all(other);
+}
+
+}  // namespace
+}  // namespace vmd::engine
+
+namespace vmd::engine {
+namespace {
+
+// The host probe's trial, as root (every layer) and as nobody: without
+// privileges no mount namespace and no capability drop, but still
+// no_new_privs and seccomp, which vmd then asks for.
+TEST(SandboxProbeTest, EachLayerOnItsOwn) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to compare with an unprivileged trial";
+  for (const vmd::v1::SandboxLayer& layer : ProbeSandboxLayers()) {
+    EXPECT_TRUE(layer.in_force()) << vmd::v1::SandboxLayerKind_Name(layer.kind()) << ": " << layer.reason();
+  }
+  const int status = RunInChild([] {
+    constexpr uid_t kNobody = 65534;
+    if (setgroups(0, nullptr) != 0 || setresgid(kNobody, kNobody, kNobody) != 0 ||
+        setresuid(kNobody, kNobody, kNobody) != 0) {
+      return kSandboxFailed;
+    }
+    int code = kChildOk;
+    for (const vmd::v1::SandboxLayer& layer : ProbeSandboxLayers()) {
+      const bool expected = layer.kind() == vmd::v1::SANDBOX_LAYER_KIND_NO_NEW_PRIVS ||
+                            layer.kind() == vmd::v1::SANDBOX_LAYER_KIND_SECCOMP;
+      if (layer.in_force() != expected || (!expected && layer.reason().empty())) code = kCheckFailed;
+    }
+    return code;
+  });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == kChildOk) << Describe(status);
 }
 
 }  // namespace
