@@ -75,7 +75,7 @@ int Run(const EngineConfig& config, int ready_fd) {
   // While the engine has one thread (see sandbox.h): every thread it starts
   // later inherits the namespace, the empty capability sets and
   // no_new_privs.
-  if (absl::Status s = vmd::engine::EnterSandbox(config.sandbox(), vmd::engine::WritableDirs(config)); !s.ok()) {
+  if (absl::Status s = vmd::engine::EnterSandbox(config.sandbox(), vmd::engine::MountsFor(config)); !s.ok()) {
     return Fail(config, absl::StrCat("sandbox: ", s.message()));
   }
 

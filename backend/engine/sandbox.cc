@@ -6,7 +6,10 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "backend/engine/seccomp_allowlist.h"
@@ -31,12 +34,14 @@ absl::Status SetMountAttr(const std::string& path, uint64_t set, uint64_t clear)
 
 }  // namespace
 
-std::vector<std::string> WritableDirs(const v1::EngineConfig& config) {
-  std::vector<std::string> dirs = {config.runtime_dir()};
-  if (config.has_restore() && config.restore().memory_mapping() == v1::MEMORY_MAPPING_SHARED) {
-    dirs.push_back(config.restore().snapshot_dir());
+SandboxMounts MountsFor(const v1::EngineConfig& config) {
+  SandboxMounts mounts = {.writable = {config.runtime_dir()}};
+  if (config.has_restore()) {
+    (config.restore().memory_mapping() == v1::MEMORY_MAPPING_SHARED ? mounts.writable : mounts.readable)
+        .push_back(config.restore().snapshot_dir());
   }
-  return dirs;
+  mounts.hidden.assign(config.sandbox().hidden_dirs().begin(), config.sandbox().hidden_dirs().end());
+  return mounts;
 }
 
 absl::Status SetNoNewPrivs() {
@@ -44,27 +49,63 @@ absl::Status SetNoNewPrivs() {
   return absl::OkStatus();
 }
 
-absl::Status EnterPrivateMountNamespace(const std::vector<std::string>& writable_dirs) {
+absl::Status EnterPrivateMountNamespace(const SandboxMounts& mounts) {
   if (unshare(CLONE_NEWNS) != 0) return Errno("unshare(CLONE_NEWNS)");
   // Mounts are shared with vmd's namespace by default (systemd makes / a
-  // shared mount): make ours private first, so that neither the binds below
-  // nor anything later propagates back to the host.
+  // shared mount): make ours private first, so that nothing done here
+  // propagates back to the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return Errno("mount / private");
-  // Bind each writable dir onto itself first: a mount of its own, whose
-  // read-only flag can be cleared again after the whole tree is made
-  // read-only (per-mount flags; the superblocks stay as they are for vmd).
-  for (const std::string& dir : writable_dirs) {
-    if (mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-      return Errno(absl::StrCat("bind mount ", dir));
+
+  // The dirs to keep, held open: once a hidden dir is covered their paths
+  // lead into the empty tmpfs, but /proc/self/fd/N still names the dir
+  // itself, to bind back.
+  struct Kept {
+    std::string path;
+    int fd;
+  };
+  std::vector<Kept> kept;
+  auto close_kept = [&kept] {
+    for (const Kept& k : kept) close(k.fd);
+  };
+  for (const std::vector<std::string>* dirs : {&mounts.writable, &mounts.readable}) {
+    for (const std::string& dir : *dirs) {
+      int fd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) {
+        absl::Status s = Errno(absl::StrCat("open ", dir));
+        close_kept();
+        return s;
+      }
+      kept.push_back({dir, fd});
     }
   }
-  if (absl::Status s = SetMountAttr("/", MOUNT_ATTR_RDONLY, 0); !s.ok()) return s;
-  for (const std::string& dir : writable_dirs) {
-    if (absl::Status s = SetMountAttr(dir, 0, MOUNT_ATTR_RDONLY); !s.ok()) return s;
-  }
+  absl::Status s = [&]() -> absl::Status {
+    for (const std::string& dir : mounts.hidden) {
+      if (mount("vmd-hidden", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") != 0) {
+        return Errno(absl::StrCat("cover ", dir));
+      }
+    }
+    // Each kept dir bound onto its own path (recreated where a tmpfs now
+    // covers it): a mount of its own, whose read-only flag can be cleared
+    // again after the whole tree is made read-only (per-mount flags; the
+    // superblocks stay as they are for vmd).
+    for (const Kept& k : kept) {
+      std::error_code ec;
+      std::filesystem::create_directories(k.path, ec);
+      const std::string source = absl::StrCat("/proc/self/fd/", k.fd);
+      if (mount(source.c_str(), k.path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+        return Errno(absl::StrCat("bind mount ", k.path));
+      }
+    }
+    if (absl::Status s = SetMountAttr("/", MOUNT_ATTR_RDONLY, 0); !s.ok()) return s;
+    for (const std::string& dir : mounts.writable) {
+      if (absl::Status s = SetMountAttr(dir, 0, MOUNT_ATTR_RDONLY); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }();
+  close_kept();
   // Device nodes on a read-only mount still open read-write (EROFS is for
   // files, not devices), so /dev/kvm keeps working.
-  return absl::OkStatus();
+  return s;
 }
 
 absl::Status DropAllCapabilities() {
@@ -83,13 +124,13 @@ absl::Status DropAllCapabilities() {
   return absl::OkStatus();
 }
 
-absl::Status EnterSandbox(const v1::SandboxConfig& sandbox, const std::vector<std::string>& writable_dirs) {
+absl::Status EnterSandbox(const v1::SandboxConfig& sandbox, const SandboxMounts& mounts) {
   if (sandbox.no_new_privs()) {
     if (absl::Status s = SetNoNewPrivs(); !s.ok()) return s;
   }
   // Before the capability drop: it needs CAP_SYS_ADMIN.
   if (sandbox.mount_namespace()) {
-    if (absl::Status s = EnterPrivateMountNamespace(writable_dirs); !s.ok()) return s;
+    if (absl::Status s = EnterPrivateMountNamespace(mounts); !s.ok()) return s;
   }
   if (sandbox.drop_capabilities()) {
     if (absl::Status s = DropAllCapabilities(); !s.ok()) return s;

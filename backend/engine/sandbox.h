@@ -24,22 +24,32 @@
 
 namespace vmd::engine {
 
-// The directories a sandboxed engine may write: its runtime dir, and a
-// restore's snapshot dir when guest memory writes through to its file.
-std::vector<std::string> WritableDirs(const v1::EngineConfig& config);
+// What a sandboxed engine sees of the file system: everything read-only but
+// `writable`; nothing of `hidden` but what `writable` and `readable` put
+// back.
+struct SandboxMounts {
+  std::vector<std::string> writable;
+  std::vector<std::string> readable;
+  std::vector<std::string> hidden;
+};
+// From the config: the runtime dir writable; a restore's snapshot dir
+// writable when guest memory writes through to its file, else readable;
+// sandbox.hidden_dirs hidden.
+SandboxMounts MountsFor(const v1::EngineConfig& config);
 
 // no_new_privs, the mount namespace and the capability drop, each if asked.
 // Requires a single-threaded process. Any failure is the engine's end: a
 // layer vmd asked for is never silently skipped.
-absl::Status EnterSandbox(const v1::SandboxConfig& sandbox, const std::vector<std::string>& writable_dirs);
+absl::Status EnterSandbox(const v1::SandboxConfig& sandbox, const SandboxMounts& mounts);
 // The seccomp allow-list, if asked. Nothing after it may need a syscall
 // outside the list.
 absl::Status LockSandbox(const v1::SandboxConfig& sandbox);
 
 // The layers one by one (EnterSandbox and LockSandbox are made of them).
 absl::Status SetNoNewPrivs();
-// Every mount read-only, then `writable_dirs` bind-mounted writable.
-absl::Status EnterPrivateMountNamespace(const std::vector<std::string>& writable_dirs);
+// Every mount read-only, the hidden dirs covered, the writable dirs
+// bind-mounted writable.
+absl::Status EnterPrivateMountNamespace(const SandboxMounts& mounts);
 // Bounding, ambient, effective, permitted and inheritable sets emptied.
 absl::Status DropAllCapabilities();
 

@@ -40,7 +40,7 @@ std::string Detail(SandboxLayerKind kind) {
       return absl::StrCat(SeccompAllowedSyscalls(), " syscalls and ", SeccompAllowedIoctls(),
                           " ioctl requests allowed; any other kills the engine");
     case vmd::v1::SANDBOX_LAYER_KIND_MOUNT_NAMESPACE:
-      return "everything read-only but the engine's runtime dir";
+      return "everything read-only but the engine's runtime dir; vmd's state dir hidden";
     case vmd::v1::SANDBOX_LAYER_KIND_CAPABILITIES:
       return "none left, bounding set included";
     default:

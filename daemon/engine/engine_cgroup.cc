@@ -161,7 +161,7 @@ absl::StatusOr<int> EngineCgroups::Create(const std::string& vm_id, const Cgroup
 }
 
 void RemoveEngineCgroup(const std::string& path) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
+  for (int attempt = 0; attempt < 10; ++attempt) {
     if (rmdir(path.c_str()) == 0 || errno == ENOENT) return;
     if (errno != EBUSY) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

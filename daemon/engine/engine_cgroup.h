@@ -72,8 +72,9 @@ class EngineCgroups {
   v1::SandboxLayer layer_;
 };
 
-// Removes an engine's cgroup once the engine is gone (a cgroup with no
-// process left may still be busy for a moment while the exit completes).
+// Removes an engine's cgroup once the engine is gone (it may stay busy for a
+// moment while the exit completes; one a new engine of the VM already uses
+// stays).
 void RemoveEngineCgroup(const std::string& path);
 
 }  // namespace vmd::daemon

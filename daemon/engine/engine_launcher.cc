@@ -29,7 +29,11 @@ engine::v1::EngineConfig EngineLauncher::ConfigFor(const v1::Vm& vm, const std::
   config.set_heartbeat_ms(heartbeat_ms_);
   config.set_runtime_dir(VmPaths(state_dir_, vm.id()).dir);
   if (vm.spec().has_msr_policy()) *config.mutable_msr_policy() = vm.spec().msr_policy();
-  if (sandbox_.enabled()) *config.mutable_sandbox() = sandbox_.engine_config();
+  if (sandbox_.enabled()) {
+    *config.mutable_sandbox() = sandbox_.engine_config();
+    // vmd's store and the other VMs' runtime dirs are none of its business.
+    if (config.sandbox().mount_namespace()) config.mutable_sandbox()->add_hidden_dirs(state_dir_);
+  }
   return config;
 }
 

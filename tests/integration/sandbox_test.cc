@@ -104,9 +104,12 @@ class SandboxTest : public ::testing::TestWithParam<v1::Backend> {
     return vm;
   }
 
+  // Forced: a guest asked to power off before its firmware is up would hold
+  // the stop for its whole timeout.
   void StopVm(const std::string& name) {
     v1::StopVmRequest stop;
     stop.set_name(name);
+    stop.set_force(true);
     v1::Vm vm;
     grpc::ClientContext ctx;
     ASSERT_TRUE(daemon_->vms()->StopVm(&ctx, stop, &vm).ok());
@@ -151,6 +154,11 @@ TEST_P(SandboxTest, EngineRunsConfined) {
   EXPECT_TRUE(absl::StartsWith(MountOptions(engine, "/"), "ro")) << MountOptions(engine, "/");
   EXPECT_TRUE(absl::StartsWith(MountOptions(engine, runtime_dir), "rw")) << MountOptions(engine, runtime_dir);
   EXPECT_TRUE(absl::StartsWith(MountOptions(daemon_->pid(), "/"), "rw")) << "the host's / became read-only";
+  // vmd's state dir is hidden from it, but for its own runtime dir.
+  const std::string engine_root = absl::StrCat("/proc/", engine, "/root");
+  EXPECT_TRUE(std::filesystem::exists(daemon_->state_dir() + "/vmd.db"));
+  EXPECT_FALSE(std::filesystem::exists(engine_root + daemon_->state_dir() + "/vmd.db"));
+  EXPECT_TRUE(std::filesystem::exists(engine_root + runtime_dir + "/engine.sock"));
 
   // A cgroup of its own, named after the VM, with its limits where the host
   // can limit.

@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <grp.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,7 +86,7 @@ class SandboxTest : public ::testing::Test {
       EngineConfig config = testing::TestEngineConfig(backend, "counter", dir_);
       *config.mutable_sandbox() = sandbox_;
       if (!restore_from.empty()) config.mutable_restore()->set_snapshot_dir(restore_from);
-      if (!EnterSandbox(config.sandbox(), WritableDirs(config)).ok()) return kSandboxFailed;
+      if (!EnterSandbox(config.sandbox(), MountsFor(config)).ok()) return kSandboxFailed;
       auto runner = VmRunner::Create(config);
       if (!runner.ok()) return kVmFailed;
       if (!LockSandbox(config.sandbox()).ok()) return kSandboxFailed;
@@ -176,7 +177,7 @@ TEST_F(SandboxTest, ForbiddenIoctlKillsTheEngine) {
 
 TEST_F(SandboxTest, NoNewPrivsAndSeccompShowInProcStatus) {
   const int status = RunInChild([&] {
-    if (!EnterSandbox(sandbox_, {dir_}).ok() || !LockSandbox(sandbox_).ok()) return kSandboxFailed;
+    if (!EnterSandbox(sandbox_, {.writable = {dir_}}).ok() || !LockSandbox(sandbox_).ok()) return kSandboxFailed;
     return ProcStatusField("NoNewPrivs") == "1" && ProcStatusField("Seccomp") == "2" ? kChildOk : kCheckFailed;
   });
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == kChildOk) << Describe(status);
@@ -199,7 +200,7 @@ TEST_F(SandboxTest, MountNamespaceLeavesOnlyTheWritableDirsWritable) {
   char other_tmpl[] = "/tmp/vmd-sandbox-other-XXXXXX";
   const std::string other = mkdtemp(other_tmpl);
   const int status = RunInChild([&] {
-    if (!EnterPrivateMountNamespace({dir_}).ok()) return kSandboxFailed;
+    if (!EnterPrivateMountNamespace({.writable = {dir_}}).ok()) return kSandboxFailed;
     const int inside = open((dir_ + "/written").c_str(), O_WRONLY | O_CREAT, 0600);
     const int outside = open((other + "/written").c_str(), O_WRONLY | O_CREAT, 0600);
     const int outside_errno = errno;
@@ -216,6 +217,38 @@ TEST_F(SandboxTest, MountNamespaceLeavesOnlyTheWritableDirsWritable) {
   EXPECT_GE(fd, 0) << "the host's mounts became read-only";
   if (fd >= 0) close(fd);
   std::filesystem::remove_all(other);
+}
+
+TEST_F(SandboxTest, HiddenDirShowsOnlyWhatIsPutBack) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_SYS_ADMIN) for a mount namespace";
+  // Laid out like vmd's state dir: a store, another VM's files, ours.
+  const std::string state = dir_ + "/state";
+  std::filesystem::create_directories(state + "/vms/mine");
+  std::filesystem::create_directories(state + "/vms/other");
+  std::filesystem::create_directories(state + "/snapshots/s1");
+  std::ofstream(state + "/vmd.db") << "store";
+  std::ofstream(state + "/vms/other/console.log") << "someone else's";
+  std::ofstream(state + "/snapshots/s1/state.pb") << "saved";
+  const int status = RunInChild([&] {
+    if (!EnterPrivateMountNamespace(
+             {.writable = {state + "/vms/mine"}, .readable = {state + "/snapshots/s1"}, .hidden = {state}})
+             .ok()) {
+      return kSandboxFailed;
+    }
+    if (access((state + "/vmd.db").c_str(), F_OK) == 0) return kCheckFailed;
+    if (access((state + "/vms/other/console.log").c_str(), F_OK) == 0) return kCheckFailed + 1;
+    const int mine = open((state + "/vms/mine/exit.json").c_str(), O_WRONLY | O_CREAT, 0600);
+    if (mine < 0) return kCheckFailed + 2;
+    if (access((state + "/snapshots/s1/state.pb").c_str(), R_OK) != 0) return kCheckFailed + 3;
+    const int snapshot = open((state + "/snapshots/s1/new").c_str(), O_WRONLY | O_CREAT, 0600);
+    if (snapshot >= 0 || errno != EROFS) return kCheckFailed + 4;
+    // The cover itself is read-only too.
+    if (mkdir((state + "/planted").c_str(), 0700) == 0 || errno != EROFS) return kCheckFailed + 5;
+    return kChildOk;
+  });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == kChildOk) << Describe(status);
+  EXPECT_TRUE(std::filesystem::exists(state + "/vms/mine/exit.json"));
+  EXPECT_TRUE(std::filesystem::exists(state + "/vmd.db")) << "the host's files went";
 }
 
 }  // namespace
