@@ -235,6 +235,28 @@ std::string RenderEvent(const v1::Event& event) {
   return absl::StrCat(line, "\n");
 }
 
+namespace {
+
+// "title:" and then the table, indented by two.
+void AppendIndentedTable(std::string* out, absl::string_view title,
+                         const std::vector<std::vector<std::string>>& rows) {
+  absl::StrAppend(out, title, ":\n");
+  for (absl::string_view line :
+       absl::StrSplit(RenderTable({}, rows), '\n', absl::SkipEmpty())) {
+    absl::StrAppend(out, "  ", line, "\n");
+  }
+}
+
+// SANDBOX_LAYER_KIND_MOUNT_NAMESPACE -> "mount-namespace".
+std::string LayerName(v1::SandboxLayerKind kind) {
+  std::string name = absl::AsciiStrToLower(absl::StripPrefix(
+      v1::SandboxLayerKind_Name(kind), "SANDBOX_LAYER_KIND_"));
+  std::replace(name.begin(), name.end(), '_', '-');
+  return name;
+}
+
+}  // namespace
+
 std::string RenderHostInfo(const v1::HostInfo& info) {
   std::string out = RenderKeyValues({
       {"version", info.version()},
@@ -253,11 +275,7 @@ std::string RenderHostInfo(const v1::HostInfo& info) {
     }
     backends.push_back({backend.name(), state});
   }
-  absl::StrAppend(&out, "backends:\n");
-  for (absl::string_view line :
-       absl::StrSplit(RenderTable({}, backends), '\n', absl::SkipEmpty())) {
-    absl::StrAppend(&out, "  ", line, "\n");
-  }
+  AppendIndentedTable(&out, "backends", backends);
 
   std::vector<std::vector<std::string>> profiles;
   for (const v1::SimProfile& profile : info.sim_profiles()) {
@@ -267,10 +285,23 @@ std::string RenderHostInfo(const v1::HostInfo& info) {
              : profile.name(),
          profile.description()});
   }
-  absl::StrAppend(&out, "sim profiles:\n");
-  for (absl::string_view line :
-       absl::StrSplit(RenderTable({}, profiles), '\n', absl::SkipEmpty())) {
-    absl::StrAppend(&out, "  ", line, "\n");
+  AppendIndentedTable(&out, "sim profiles", profiles);
+
+  if (info.has_engine_sandbox()) {
+    const v1::EngineSandbox& sandbox = info.engine_sandbox();
+    std::vector<std::vector<std::string>> layers;
+    for (const v1::SandboxLayer& layer : sandbox.layers()) {
+      std::string state =
+          layer.in_force() ? "in force" : "not in force";
+      const std::string& why = layer.in_force() ? layer.detail() : layer.reason();
+      if (!why.empty()) absl::StrAppend(&state, ": ", why);
+      layers.push_back({LayerName(layer.kind()), state});
+    }
+    AppendIndentedTable(
+        &out,
+        sandbox.enabled() ? "engine sandbox (on)"
+                          : "engine sandbox (off: vmd --no-sandbox)",
+        layers);
   }
   return out;
 }

@@ -25,6 +25,7 @@
 #include "daemon/core/vmd_core.h"
 #include "daemon/engine/engine_path.h"
 #include "daemon/api/unix_socket.h"
+#include "daemon/engine/sandbox_plan.h"
 #include "daemon/api/vm_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -39,6 +40,27 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+// The engine sandbox as flags and the host allow; logs every layer that is
+// not in force, and why.
+vmd::daemon::SandboxPlan PlanSandbox(bool no_sandbox, const std::string& cgroup_parent, const vmd::v1::HostInfo& host) {
+  using vmd::daemon::EngineCgroups;
+  if (no_sandbox) {
+    std::cerr << "vmd: --no-sandbox: engines run unconfined, with vmd's environment, in vmd's cgroup\n";
+    return vmd::daemon::SandboxPlan::Off();
+  }
+  absl::StatusOr<std::string> parent = cgroup_parent.empty() ? EngineCgroups::DefaultParent() : cgroup_parent;
+  vmd::daemon::SandboxPlan plan = vmd::daemon::SandboxPlan::On(
+      host.engine_sandbox().layers(),
+      parent.ok() ? EngineCgroups(*parent) : EngineCgroups::Disabled(std::string(parent.status().message())));
+  for (const vmd::v1::SandboxLayer& layer : plan.report().layers()) {
+    if (!layer.in_force()) {
+      std::cerr << "vmd: engine sandbox: " << vmd::v1::SandboxLayerKind_Name(layer.kind()) << " not in force: "
+                << layer.reason() << "\n";
+    }
+  }
+  return plan;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,6 +71,8 @@ int main(int argc, char** argv) {
   std::string socket_group;
   double memory_overcommit = 1.0;
   uint32_t heartbeat_ms = 1000;
+  bool no_sandbox = false;
+  std::string engine_cgroup_parent;
   app.add_option("--state-dir", state_dir, "state directory (SQLite store, VM runtime dirs)")->capture_default_str();
   app.add_option("--listen", listen, "API address, unix:PATH")->capture_default_str();
   app.add_option("--engine", engine_path, "path of vmd-engine (default: next to vmd, else on $PATH)");
@@ -61,6 +85,11 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-ms", heartbeat_ms, "period of the counter workload's console heartbeat")
       ->capture_default_str()
       ->check(CLI::Range(10u, 3600000u));
+  app.add_flag("--no-sandbox", no_sandbox,
+               "run engines without the sandbox (seccomp, capabilities, mount namespace, cgroup, clean "
+               "environment): for debugging");
+  app.add_option("--engine-cgroup-parent", engine_cgroup_parent,
+                 "cgroup v2 directory under which each engine gets <vm id> (default: <vmd's cgroup>/vmd-engines)");
   CLI11_PARSE(app, argc, argv);
 
   // SIGTERM and SIGINT are taken by one thread with sigwait (below). Block
@@ -102,8 +131,11 @@ int main(int argc, char** argv) {
   if (!host.ok()) return Fail(std::string(host.status().message()));
   host->mutable_limits()->set_memory_overcommit(memory_overcommit);
 
+  vmd::daemon::SandboxPlan sandbox = PlanSandbox(no_sandbox, engine_cgroup_parent, *host);
+  *host->mutable_engine_sandbox() = sandbox.report();
   auto core = vmd::daemon::VmdCore::Open(
-      {.state_dir = state_dir, .engine_path = engine_path, .heartbeat_ms = heartbeat_ms}, *host);
+      {.state_dir = state_dir, .engine_path = engine_path, .heartbeat_ms = heartbeat_ms, .sandbox = std::move(sandbox)},
+      *host);
   if (!core.ok()) return Fail(std::string(core.status().message()));
 
   vmd::daemon::VmServiceImpl vm_service((*core)->lifecycle(), (*core)->records().events());

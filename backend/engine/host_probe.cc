@@ -7,6 +7,7 @@
 
 #include "backend/cpu/cpu_vendor.h"
 #include "backend/cpu/host_profiles.h"
+#include "backend/engine/sandbox_probe.h"
 #include "backend/hypervisor/hypervisor.h"
 #include "backend/rpc/proto_json.h"
 
@@ -49,6 +50,7 @@ v1::HostProbe ProbeHost() {
   }
   probe.set_default_sim_profile(std::string(cpu::DefaultHostProfile().name));
   probe.set_cpu_vendor(std::string(cpu::CpuVendorName(HostCpuVendor())));
+  for (vmd::v1::SandboxLayer& layer : ProbeSandboxLayers()) *probe.add_sandbox_layers() = std::move(layer);
   return probe;
 }
 

@@ -12,14 +12,17 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "backend/engine/engine_config.h"
 #include "backend/engine/engine_service.h"
 #include "backend/engine/exit_monitor.h"
 #include "backend/engine/host_probe.h"
+#include "backend/engine/sandbox.h"
 #include "backend/engine/vm_runner.h"
 #include "backend/rpc/proto_json.h"
 #include "grpcpp/grpcpp.h"
@@ -57,8 +60,17 @@ void WriteExitFile(const EngineConfig& config, ev1::ExitKind kind, const std::st
 void SignalReady(int fd) {
   if (fd < 0) return;
   char byte = 1;
-  if (write(fd, &byte, 1) != 1) perror("vmd-engine: ready fd (vmd gone? running on)");
+  // Not perror: it dup()s stderr, a syscall the sandbox does not allow.
+  if (write(fd, &byte, 1) != 1) {
+    std::cerr << "vmd-engine: ready fd (vmd gone? running on): " << strerror(errno) << "\n";
+  }
   close(fd);
+}
+
+int Fail(const EngineConfig& config, const std::string& reason) {
+  std::cerr << "vmd-engine: " << reason << "\n";
+  WriteExitFile(config, ev1::EXIT_KIND_FAILED, reason, kExitBuildFailed);
+  return kExitBuildFailed;
 }
 
 int Run(const EngineConfig& config, int ready_fd) {
@@ -69,6 +81,13 @@ int Run(const EngineConfig& config, int ready_fd) {
   std::error_code ec;
   std::filesystem::remove(vmd::engine::ExitPath(config), ec);
 
+  // While the engine has one thread (see sandbox.h): every thread it starts
+  // later inherits the namespace, the empty capability sets and
+  // no_new_privs.
+  if (absl::Status s = vmd::engine::EnterSandbox(config.sandbox(), vmd::engine::MountsFor(config)); !s.ok()) {
+    return Fail(config, absl::StrCat("sandbox: ", s.message()));
+  }
+
   // Termination signals are taken by one thread with sigwait; block them in
   // every thread (vCPU threads inherit the mask) before any is created.
   sigset_t term;
@@ -77,11 +96,7 @@ int Run(const EngineConfig& config, int ready_fd) {
   pthread_sigmask(SIG_BLOCK, &term, nullptr);
 
   auto runner = vmd::engine::VmRunner::Create(config);
-  if (!runner.ok()) {
-    std::cerr << "vmd-engine: " << runner.status().message() << "\n";
-    WriteExitFile(config, ev1::EXIT_KIND_FAILED, std::string(runner.status().message()), kExitBuildFailed);
-    return kExitBuildFailed;
-  }
+  if (!runner.ok()) return Fail(config, std::string(runner.status().message()));
 
   vmd::engine::EngineService service(config.vm_id(), runner->get());
   std::filesystem::remove(vmd::engine::SocketPath(config), ec);
@@ -93,18 +108,16 @@ int Run(const EngineConfig& config, int ready_fd) {
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 2);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server) {
-    std::string reason = "cannot listen on unix:" + vmd::engine::SocketPath(config);
-    std::cerr << "vmd-engine: " << reason << "\n";
-    WriteExitFile(config, ev1::EXIT_KIND_FAILED, reason, kExitBuildFailed);
-    return kExitBuildFailed;
-  }
+  if (!server) return Fail(config, "cannot listen on unix:" + vmd::engine::SocketPath(config));
   chmod(vmd::engine::SocketPath(config).c_str(), 0600);
 
-  if (absl::Status s = (*runner)->Start(); !s.ok()) {
-    WriteExitFile(config, ev1::EXIT_KIND_FAILED, std::string(s.message()), kExitBuildFailed);
-    return kExitBuildFailed;
+  // Last: the VM is built and the socket bound, so from here on the engine
+  // needs only the syscalls of a running VM (seccomp_allowlist.cc).
+  if (absl::Status s = vmd::engine::LockSandbox(config.sandbox()); !s.ok()) {
+    return Fail(config, absl::StrCat("sandbox: ", s.message()));
   }
+
+  if (absl::Status s = (*runner)->Start(); !s.ok()) return Fail(config, std::string(s.message()));
   SignalReady(ready_fd);
 
   std::thread([&term, r = runner->get()] {

@@ -25,6 +25,9 @@ const char* RunStateName(RunState state) {
 
 namespace {
 
+// How often a graceful stop repeats its request while the guest has not acted.
+constexpr std::chrono::milliseconds kShutdownRepeat{100};
+
 absl::StatusOr<std::unique_ptr<hv::Hypervisor>> OpenBackend(const EngineConfig& config) {
   if (config.backend() == vmd::v1::BACKEND_KVM) return hv::OpenHypervisor(hv::BackendKind::kKvm, "");
   if (config.backend() == vmd::v1::BACKEND_SIM) return hv::OpenHypervisor(hv::BackendKind::kSim, config.sim_profile());
@@ -274,11 +277,17 @@ absl::StatusOr<bool> VmRunner::Stop(std::chrono::milliseconds timeout, bool forc
   std::unique_lock lock(mu_);
   if (state_ == RunState::kStopped || state_ == RunState::kCrashed) return powered_off_;
   if (!force && state_ == RunState::kRunning) {
-    lock.unlock();
-    absl::Status s = vm_->SignalMsi(hv::FixedMsi(0, VMD_VECTOR_SHUTDOWN));
-    lock.lock();
-    if (s.ok()) {
-      cv_.wait_for(lock, timeout, [&] { return state_ == RunState::kStopped || state_ == RunState::kCrashed; });
+    // The request is repeated until the guest acts on it: KVM drops a fixed
+    // interrupt sent to an APIC the guest has not enabled yet (lapic.c,
+    // __apic_accept_irq), so one sent while the firmware boots is lost.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto gone = [&] { return state_ == RunState::kStopped || state_ == RunState::kCrashed; };
+    while (!gone() && std::chrono::steady_clock::now() < deadline) {
+      lock.unlock();
+      absl::Status s = vm_->SignalMsi(hv::FixedMsi(0, VMD_VECTOR_SHUTDOWN));
+      lock.lock();
+      if (!s.ok()) break;
+      cv_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + kShutdownRepeat), gone);
     }
   }
   FinishLocked(RunState::kStopped, "", "");

@@ -8,6 +8,7 @@ namespace vmd::daemon {
 
 VmdCore::VmdCore(const VmdOptions& options, v1::HostInfo host, std::unique_ptr<VmRecords> records)
     : host_(std::move(host)),
+      sandbox_(options.sandbox),
       records_(std::move(records)),
       clients_(options.state_dir, options.engine_clients),
       exit_handler_(*records_, clients_, options.state_dir),
@@ -15,8 +16,8 @@ VmdCore::VmdCore(const VmdOptions& options, v1::HostInfo host, std::unique_ptr<V
                   [this](const std::string& name, pid_t pid, const EngineExit& exit) {
                     exit_handler_.OnExit(name, pid, exit);
                   }),
-      launcher_(supervisor_, clients_, options.state_dir, options.heartbeat_ms),
-      adoption_(*records_, supervisor_, clients_, options.state_dir),
+      launcher_(supervisor_, clients_, options.state_dir, options.heartbeat_ms, sandbox_),
+      adoption_(*records_, supervisor_, clients_, options.state_dir, sandbox_.cgroups()),
       lifecycle_(*records_, launcher_, supervisor_, clients_, host_),
       msr_(*records_, clients_, host_),
       probes_(*records_, clients_),

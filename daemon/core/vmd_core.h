@@ -19,6 +19,7 @@
 #include "daemon/engine/engine_launcher.h"
 #include "daemon/engine/engine_supervisor.h"
 #include "daemon/engine/engine_watchdog.h"
+#include "daemon/engine/sandbox_plan.h"
 #include "vmd/v1/host.pb.h"
 
 namespace vmd::daemon {
@@ -28,6 +29,8 @@ struct VmdOptions {
   std::string engine_path;
   // The counter workload's heartbeat period, passed to every engine.
   uint32_t heartbeat_ms = 1000;
+  // How engines are confined (vmd's main turns it on unless --no-sandbox).
+  SandboxPlan sandbox = SandboxPlan::Off();
   // How the daemon talks to engines (tests put fakes in).
   EngineClients::Factory engine_clients = EngineClients::GrpcFactory();
   EngineWatchdog::Options watchdog;
@@ -53,6 +56,7 @@ class VmdCore {
   VmdCore(const VmdOptions& options, v1::HostInfo host, std::unique_ptr<VmRecords> records);
 
   const v1::HostInfo host_;
+  const SandboxPlan sandbox_;
   const std::unique_ptr<VmRecords> records_;
   EngineClients clients_;
   EngineExitHandler exit_handler_;

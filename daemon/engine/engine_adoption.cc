@@ -85,6 +85,19 @@ void EngineAdoption::ReapOrphans(const std::map<std::string, std::vector<pid_t>>
       kill(pid, SIGKILL);
     }
   }
+  // The cgroups of engines that are gone: those killed above, and those that
+  // ended while vmd was down (a supervised engine's goes with its exit). Only
+  // this vmd's: another may share the parent.
+  if (cgroups_.placing()) {
+    std::set<std::string> gone;
+    for (const auto& [id, pids] : engines) {
+      if (!owned.contains(id)) gone.insert(id);
+    }
+    for (const auto& [id, pid] : owned) {
+      if (pid == 0) gone.insert(id);
+    }
+    for (const std::string& id : gone) RemoveEngineCgroup(cgroups_.PathFor(id));
+  }
   // The runtime dirs of VMs that are gone (vmd died between the delete's
   // commit and the removal).
   bool more = false;
@@ -109,7 +122,7 @@ pid_t EngineAdoption::Adopt(v1::Vm vm, const std::vector<pid_t>& candidates) {
     vm.mutable_status()->set_engine_pid(pid);
   }
   const bool found = pid > 0 && std::find(candidates.begin(), candidates.end(), pid) != candidates.end();
-  if (found && supervisor_.Adopt(name, pid, paths.process_exit()).ok()) {
+  if (found && supervisor_.Adopt(name, pid, paths.process_exit(), cgroups_.placing() ? cgroups_.PathFor(vm.id()) : "").ok()) {
     absl::StatusOr<engine::v1::EngineStatus> status = clients_.For(vm)->GetStatus(kAdoptionDeadline);
     if (status.ok() && status->api_version() != engine::v1::API_VERSION_1) {
       // An engine from another vmd version: it keeps running (the VM is

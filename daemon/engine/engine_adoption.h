@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "daemon/core/vm_records.h"
+#include "daemon/engine/engine_cgroup.h"
 #include "daemon/engine/engine_clients.h"
 #include "daemon/engine/engine_supervisor.h"
 
@@ -23,8 +24,13 @@ namespace vmd::daemon {
 
 class EngineAdoption {
  public:
-  EngineAdoption(VmRecords& records, EngineSupervisor& supervisor, EngineClients& clients, std::string state_dir)
-      : records_(records), supervisor_(supervisor), clients_(clients), state_dir_(std::move(state_dir)) {}
+  EngineAdoption(VmRecords& records, EngineSupervisor& supervisor, EngineClients& clients, std::string state_dir,
+                 const EngineCgroups& cgroups)
+      : records_(records),
+        supervisor_(supervisor),
+        clients_(clients),
+        state_dir_(std::move(state_dir)),
+        cgroups_(cgroups) {}
 
   // The VMs in a state with an engine, and the engines found.
   struct Plan {
@@ -51,6 +57,8 @@ class EngineAdoption {
   EngineSupervisor& supervisor_;
   EngineClients& clients_;
   const std::string state_dir_;
+  // Where an adopted engine's cgroup is, to remove it once the engine is gone.
+  const EngineCgroups& cgroups_;
 };
 
 }  // namespace vmd::daemon

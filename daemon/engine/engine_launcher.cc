@@ -1,6 +1,7 @@
 #include "daemon/engine/engine_launcher.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <sys/stat.h>
 
@@ -30,6 +31,11 @@ engine::v1::EngineConfig EngineLauncher::ConfigFor(const v1::Vm& vm, const std::
   config.set_heartbeat_ms(heartbeat_ms_);
   config.set_runtime_dir(VmPaths(state_dir_, vm.id()).dir);
   if (vm.spec().has_msr_policy()) *config.mutable_msr_policy() = vm.spec().msr_policy();
+  if (sandbox_.enabled()) {
+    *config.mutable_sandbox() = sandbox_.engine_config();
+    // vmd's store and the other VMs' runtime dirs are none of its business.
+    if (config.sandbox().mount_namespace()) config.mutable_sandbox()->add_hidden_dirs(state_dir_);
+  }
   return config;
 }
 
@@ -41,10 +47,25 @@ absl::StatusOr<SpawnedEngine> EngineLauncher::Spawn(const v1::Vm& vm, const engi
   std::filesystem::remove(paths.exit_record(), ec);
   std::filesystem::remove(paths.process_exit(), ec);
   if (absl::Status s = WritePrivateFile(paths.config(), rpc::ToJson(config, /*multiline=*/true)); !s.ok()) return s;
+  EngineSpawnOptions options = {.tag = vm.spec().name(),
+                                .config_path = paths.config(),
+                                .log_path = paths.log(),
+                                .exit_status_path = paths.process_exit(),
+                                .env = sandbox_.environment()};
+  const EngineCgroups& cgroups = sandbox_.cgroups();
+  if (cgroups.placing()) {
+    absl::StatusOr<int> fd = cgroups.Create(vm.id(), EngineLimits(vm.spec().memory_mib(), vm.spec().vcpus()));
+    if (!fd.ok()) return absl::InternalError(absl::StrCat("vm \"", vm.spec().name(), "\": ", fd.status().message()));
+    options.cgroup_fd = *fd;
+    options.cgroup_path = cgroups.PathFor(vm.id());
+  }
   SpawnedEngine spawned;
-  absl::StatusOr<pid_t> pid =
-      supervisor_.Spawn(vm.spec().name(), paths.config(), paths.log(), paths.process_exit(), &spawned.ready_fd);
-  if (!pid.ok()) return absl::InternalError(absl::StrCat("vm \"", vm.spec().name(), "\": ", pid.status().message()));
+  absl::StatusOr<pid_t> pid = supervisor_.Spawn(options, &spawned.ready_fd);
+  if (options.cgroup_fd >= 0) close(options.cgroup_fd);
+  if (!pid.ok()) {
+    if (!options.cgroup_path.empty()) RemoveEngineCgroup(options.cgroup_path);
+    return absl::InternalError(absl::StrCat("vm \"", vm.spec().name(), "\": ", pid.status().message()));
+  }
   spawned.pid = *pid;
   return spawned;
 }

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "daemon/engine/engine_clients.h"
 #include "daemon/engine/engine_supervisor.h"
+#include "daemon/engine/sandbox_plan.h"
 #include "daemon/engine/vm_paths.h"
 #include "vmd/engine/v1/engine_config.pb.h"
 #include "vmd/engine/v1/exit_record.pb.h"
@@ -37,14 +38,20 @@ struct LaunchFailure {
 
 class EngineLauncher {
  public:
-  EngineLauncher(EngineSupervisor& supervisor, EngineClients& clients, std::string state_dir, uint32_t heartbeat_ms)
-      : supervisor_(supervisor), clients_(clients), state_dir_(std::move(state_dir)), heartbeat_ms_(heartbeat_ms) {}
+  EngineLauncher(EngineSupervisor& supervisor, EngineClients& clients, std::string state_dir, uint32_t heartbeat_ms,
+                 const SandboxPlan& sandbox)
+      : supervisor_(supervisor),
+        clients_(clients),
+        state_dir_(std::move(state_dir)),
+        heartbeat_ms_(heartbeat_ms),
+        sandbox_(sandbox) {}
 
   // `vm`'s engine config on `backend` ("kvm" or "sim": vmd resolves auto,
   // so the engine runs what vmd checked).
   engine::v1::EngineConfig ConfigFor(const v1::Vm& vm, const std::string& backend) const;
   // Writes the config into a fresh runtime dir (the console log stays) and
-  // starts the engine.
+  // starts the engine: sandboxed, in a cgroup of its own with the VM's
+  // limits, unless the plan is off.
   absl::StatusOr<SpawnedEngine> Spawn(const v1::Vm& vm, const engine::v1::EngineConfig& config);
   // Waits for the engine's ready byte and its first status. On failure the
   // engine is killed and its exit collected into `failure`.
@@ -58,6 +65,7 @@ class EngineLauncher {
   EngineClients& clients_;
   const std::string state_dir_;
   const uint32_t heartbeat_ms_;
+  const SandboxPlan& sandbox_;
 };
 
 // How long an engine gets to be ready, and to answer a call.

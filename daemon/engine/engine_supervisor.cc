@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -18,6 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "backend/rpc/proto_json.h"
+#include "daemon/engine/engine_cgroup.h"
+#include "daemon/engine/engine_spawn.h"
 #include "vmd/engine/v1/exit_record.pb.h"
 
 extern char** environ;
@@ -25,7 +26,6 @@ extern char** environ;
 namespace vmd::daemon {
 namespace {
 
-constexpr int kReadyFd = 3;
 // Exits kept for WaitForExit; older ones are forgotten.
 constexpr size_t kRememberedExits = 4096;
 // epoll data of the wake-up eventfd; every other entry carries a pid.
@@ -34,6 +34,12 @@ constexpr uint64_t kWakeToken = ~uint64_t{0};
 constexpr std::chrono::milliseconds kPidTimeout{5000};
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+size_t CountEnviron() {
+  size_t n = 0;
+  while (environ[n] != nullptr) ++n;
+  return n;
+}
 
 }  // namespace
 
@@ -69,54 +75,36 @@ EngineSupervisor::~EngineSupervisor() {
   close(epoll_fd_);
 }
 
-absl::StatusOr<pid_t> EngineSupervisor::Spawn(const std::string& tag, const std::string& config_path,
-                                              const std::string& log_path, const std::string& exit_status_path,
-                                              int* ready_fd) {
+absl::StatusOr<pid_t> EngineSupervisor::Spawn(const EngineSpawnOptions& options, int* ready_fd) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
-  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  int log_fd = open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (log_fd < 0) {
     int err = errno;
     close(pipe_fds[0]);
     close(pipe_fds[1]);
-    return absl::ErrnoToStatus(err, absl::StrCat("open engine log ", log_path));
+    return absl::ErrnoToStatus(err, absl::StrCat("open engine log ", options.log_path));
   }
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], kReadyFd);  // dup2 clears CLOEXEC
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  // A session of its own: the engine survives vmd and its terminal.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::string ready = std::to_string(kReadyFd);
-  std::vector<char*> argv = {const_cast<char*>(engine_path_.c_str()), const_cast<char*>("--exit-status-file"),
-                             const_cast<char*>(exit_status_path.c_str()), const_cast<char*>("--config"),
-                             const_cast<char*>(config_path.c_str()), const_cast<char*>("--ready-fd"),
-                             ready.data(), nullptr};
-  pid_t monitor = -1;
-  int rc = posix_spawn(&monitor, engine_path_.c_str(), &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  EngineProcessSpec spec = {
+      .path = engine_path_,
+      .argv = {engine_path_, "--exit-status-file", options.exit_status_path, "--config", options.config_path,
+               "--ready-fd", std::to_string(kEngineReadyFd)},
+      .env = options.env.value_or(std::vector<std::string>(environ, environ + CountEnviron())),
+      .output_fd = log_fd,
+      .ready_fd = pipe_fds[1],
+      .cgroup_fd = options.cgroup_fd,
+  };
+  absl::StatusOr<pid_t> monitor = SpawnEngineProcess(spec);
   close(log_fd);
   close(pipe_fds[1]);
-  if (rc != 0) {
+  if (!monitor.ok()) {
     close(pipe_fds[0]);
-    return absl::ErrnoToStatus(rc, absl::StrCat("spawn ", engine_path_));
+    return monitor.status();
   }
   // The monitor is vmd's child: watched only to be reaped.
-  if (absl::Status s = Watch(monitor, {tag, -1, /*monitor=*/true, ""}); !s.ok()) {
+  if (absl::Status s = Watch(*monitor, {options.tag, -1, /*monitor=*/true, "", ""}); !s.ok()) {
     close(pipe_fds[0]);
-    kill(monitor, SIGKILL);
+    kill(*monitor, SIGKILL);
     return s;
   }
   // The engine, the monitor's child, says its pid first.
@@ -128,10 +116,12 @@ absl::StatusOr<pid_t> EngineSupervisor::Spawn(const std::string& tag, const std:
   } while (n < 0 && errno == EINTR);
   if (n != 1 || read(pipe_fds[0], &engine, sizeof(engine)) != static_cast<ssize_t>(sizeof(engine)) || engine <= 0) {
     close(pipe_fds[0]);
-    Kill(monitor, SIGKILL);
-    return absl::AbortedError(absl::StrCat("the engine did not start (see ", log_path, ")"));
+    Kill(*monitor, SIGKILL);
+    return absl::AbortedError(absl::StrCat("the engine did not start (see ", options.log_path, ")"));
   }
-  if (absl::Status s = Watch(engine, {tag, -1, /*monitor=*/false, exit_status_path}); !s.ok()) {
+  if (absl::Status s =
+          Watch(engine, {options.tag, -1, /*monitor=*/false, options.exit_status_path, options.cgroup_path});
+      !s.ok()) {
     close(pipe_fds[0]);
     kill(engine, SIGKILL);
     return s;
@@ -157,8 +147,9 @@ absl::Status EngineSupervisor::WaitReady(pid_t pid, int ready_fd, std::chrono::m
   return absl::AbortedError("engine exited before it was ready");
 }
 
-absl::Status EngineSupervisor::Adopt(const std::string& tag, pid_t pid, const std::string& exit_status_path) {
-  return Watch(pid, {tag, -1, /*monitor=*/false, exit_status_path});
+absl::Status EngineSupervisor::Adopt(const std::string& tag, pid_t pid, const std::string& exit_status_path,
+                                     const std::string& cgroup_path) {
+  return Watch(pid, {tag, -1, /*monitor=*/false, exit_status_path, cgroup_path});
 }
 
 absl::Status EngineSupervisor::Watch(pid_t pid, Watched watched) {
@@ -215,6 +206,7 @@ void EngineSupervisor::ReapLoop() {
       ++callbacks_running_;
       std::thread([this, pid, gone = std::move(gone)] {
         const EngineExit exit = ReadExit(pid, gone.exit_status_path);
+        if (!gone.cgroup_path.empty()) RemoveEngineCgroup(gone.cgroup_path);
         {
           std::lock_guard done(mu_);
           if (exits_.size() >= kRememberedExits) exits_.erase(exits_.begin());

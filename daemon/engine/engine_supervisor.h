@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -29,6 +30,20 @@ struct EngineExit {
   std::string Describe() const;
 };
 
+// What an engine starts with (engine_spawn.h says how it is born).
+struct EngineSpawnOptions {
+  std::string tag;  // the VM name, handed to the exit callback
+  std::string config_path;
+  std::string log_path;  // stdout and stderr, appended
+  std::string exit_status_path;  // where the exit monitor says how it ended
+  // The engine's whole environment; unset: vmd's own (vmd --no-sandbox).
+  std::optional<std::vector<std::string>> env;
+  // The engine's cgroup (engine_cgroup.h): an fd to be born in, and the
+  // path, removed once the engine is gone. -1 and empty: vmd's cgroup.
+  int cgroup_fd = -1;
+  std::string cgroup_path;
+};
+
 class EngineSupervisor {
  public:
   // Called on a thread of its own for every engine that exits: its tag (the
@@ -38,17 +53,19 @@ class EngineSupervisor {
   EngineSupervisor(std::string engine_path, ExitCallback on_exit);
   ~EngineSupervisor();
 
-  // Starts `engine_path --exit-status-file <exit_status_path> --config
-  // <config_path> --ready-fd 3` in a new session with stdout and stderr
-  // appended to `log_path`, and returns the engine's pid once it has said
-  // it (the first bytes on the ready fd).
-  absl::StatusOr<pid_t> Spawn(const std::string& tag, const std::string& config_path, const std::string& log_path,
-                              const std::string& exit_status_path, int* ready_fd);
+  // Starts `engine_path --exit-status-file <options.exit_status_path>
+  // --config <options.config_path> --ready-fd 3` (engine_spawn.h says how it
+  // is born) and returns the engine's pid once it has said it (the first
+  // bytes on the ready fd). The process spawned is the engine's exit monitor,
+  // whose child is the engine.
+  absl::StatusOr<pid_t> Spawn(const EngineSpawnOptions& options, int* ready_fd);
   // Waits until the engine writes its ready byte. On failure the engine has
   // exited (or, after the timeout, has been killed).
   absl::Status WaitReady(pid_t pid, int ready_fd, std::chrono::milliseconds timeout);
-  // Watches an engine that this vmd did not start (found after a restart).
-  absl::Status Adopt(const std::string& tag, pid_t pid, const std::string& exit_status_path);
+  // Watches an engine that this vmd did not start (found after a restart);
+  // the paths as in EngineSpawnOptions.
+  absl::Status Adopt(const std::string& tag, pid_t pid, const std::string& exit_status_path,
+                     const std::string& cgroup_path);
   // The exit of `pid`, waiting up to `timeout` for it.
   std::optional<EngineExit> WaitForExit(pid_t pid, std::chrono::milliseconds timeout);
   void Kill(pid_t pid, int signal);
@@ -60,6 +77,7 @@ class EngineSupervisor {
     // An exit monitor (vmd's child: reaped, nothing to report) or an engine.
     bool monitor;
     std::string exit_status_path;
+    std::string cgroup_path;  // removed once the engine is gone
   };
   absl::Status Watch(pid_t pid, Watched watched);
   void ReapLoop();

@@ -276,6 +276,31 @@ TEST(RenderHostInfoTest, ShowsEverything) {
             "  amd-zen4              AMD Zen 4\n");
 }
 
+TEST(RenderHostInfoTest, ShowsEachSandboxLayerAndWhyNot) {
+  v1::HostInfo info;
+  info.set_version("0.1.0");
+  v1::EngineSandbox* sandbox = info.mutable_engine_sandbox();
+  sandbox->set_enabled(true);
+  v1::SandboxLayer* seccomp = sandbox->add_layers();
+  seccomp->set_kind(v1::SANDBOX_LAYER_KIND_SECCOMP);
+  seccomp->set_in_force(true);
+  seccomp->set_detail("90 syscalls");
+  v1::SandboxLayer* cgroup = sandbox->add_layers();
+  cgroup->set_kind(v1::SANDBOX_LAYER_KIND_CGROUP);
+  cgroup->set_reason("no memory controller");
+
+  const std::string out = RenderHostInfo(info);
+  EXPECT_NE(out.find("engine sandbox (on):\n"
+                     "  seccomp   in force: 90 syscalls\n"
+                     "  cgroup    not in force: no memory controller\n"),
+            std::string::npos)
+      << out;
+
+  sandbox->set_enabled(false);
+  EXPECT_NE(RenderHostInfo(info).find("engine sandbox (off: vmd --no-sandbox):"),
+            std::string::npos);
+}
+
 TEST(ToJsonTest, PrettyJsonRoundTrips) {
   const v1::Vm vm = TestVm();
   absl::StatusOr<std::string> json = ToJson(vm, JsonStyle::kPretty);

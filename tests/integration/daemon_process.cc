@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include "daemon/engine/engine_cgroup.h"
 #include "grpcpp/grpcpp.h"
 
 extern char** environ;
@@ -33,7 +34,13 @@ DaemonProcess::~DaemonProcess() {
   // Engines run in their own sessions: end every one this test started.
   std::string cmd = "pkill -9 -f '" + dir_ + "/state/vms/' 2>/dev/null";
   if (std::system(cmd.c_str()) < 0) perror("pkill");
+  // vmd, killed first, cannot remove their cgroups: do it for it.
   std::error_code ec;
+  if (absl::StatusOr<std::string> parent = daemon::EngineCgroups::DefaultParent(); parent.ok()) {
+    for (const auto& vm : std::filesystem::directory_iterator(state_dir() + "/vms", ec)) {
+      daemon::RemoveEngineCgroup(*parent + "/" + vm.path().filename().string());
+    }
+  }
   std::filesystem::remove_all(dir_, ec);
 }
 
