@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "backend/rpc/proto_json.h"
+#include "backend/rpc/quoted_input.h"
 #include "daemon/engine/exit_status.h"
 
 namespace vmd::daemon {
@@ -45,7 +46,7 @@ absl::StatusOr<SpawnedEngine> EngineLauncher::Spawn(const v1::Vm& vm, const engi
   SpawnedEngine spawned;
   absl::StatusOr<pid_t> pid =
       supervisor_.Spawn(vm.spec().name(), paths.config(), paths.log(), paths.process_exit(), &spawned.ready_fd);
-  if (!pid.ok()) return absl::InternalError(absl::StrCat("vm \"", vm.spec().name(), "\": ", pid.status().message()));
+  if (!pid.ok()) return absl::InternalError(absl::StrCat("vm ", rpc::QuotedInput(vm.spec().name()), ": ", pid.status().message()));
   spawned.pid = *pid;
   return spawned;
 }
