@@ -4,7 +4,9 @@
 #ifndef VMD_CLIENT_COMMAND_H_
 #define VMD_CLIENT_COMMAND_H_
 
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "client/parse.h"
 #include "client/printer.h"
 #include "client/vmd_client.h"
 
@@ -37,6 +40,16 @@ CLI::Validator ParsedBy(Parse parse, const std::string& description) {
         return parsed.ok() ? "" : std::string(parsed.status().message());
       },
       description);
+}
+
+// A CLI11 check for a whole-number flag of type T (ParseWholeNumber): a
+// negative or too large value is a usage error naming the flag and the rule,
+// checked before CLI11 converts it (which would wrap "-1").
+template <typename T>
+CLI::Validator WholeNumber() {
+  const uint64_t max = std::numeric_limits<T>::max();
+  return ParsedBy([max](const std::string& t) { return ParseWholeNumber(t, max); },
+                  "UINT");
 }
 
 // The required positional NAME of the VM a command acts on.

@@ -187,8 +187,11 @@ std::string RenderVm(const v1::Vm& vm) {
       {"memory", FormatMemory(spec.memory_mib())},
       {"workload", spec.workload().empty() ? "idle" : spec.workload()},
   };
-  if (!spec.sim_profile().empty()) {
-    lines.push_back({"sim profile", spec.sim_profile()});
+  // The profile the engine reported at start, else the one asked for.
+  if (!status.sim_profile().empty() || !spec.sim_profile().empty()) {
+    lines.push_back({"sim profile", status.sim_profile().empty()
+                                        ? spec.sim_profile()
+                                        : status.sim_profile()});
   }
   lines.push_back({"labels", FormatLabels(vm)});
   lines.push_back({"engine pid", FormatPid(status.engine_pid())});

@@ -1,9 +1,11 @@
 #include "client/parse.h"
 
+#include <charconv>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -63,6 +65,24 @@ absl::StatusOr<v1::VmState> ParseVmState(absl::string_view text) {
         "crashed"));
   }
   return state;
+}
+
+absl::StatusOr<uint64_t> ParseWholeNumber(absl::string_view text,
+                                          uint64_t max) {
+  uint64_t value = 0;
+  const auto [end, error] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error == std::errc::invalid_argument ||
+      end != text.data() + text.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "must be a whole number 0..", max, ", got \"", absl::CHexEscape(text),
+        "\""));
+  }
+  if (error == std::errc::result_out_of_range || value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("must be at most ", max, ", got ", text));
+  }
+  return value;
 }
 
 absl::StatusOr<v1::Backend> ParseBackend(absl::string_view text) {

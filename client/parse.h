@@ -3,6 +3,7 @@
 #ifndef VMD_CLIENT_PARSE_H_
 #define VMD_CLIENT_PARSE_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -31,6 +32,12 @@ absl::StatusOr<v1::VmState> ParseVmState(absl::string_view text);
 
 // "auto", "kvm" or "sim" (any case, with or without the BACKEND_ prefix).
 absl::StatusOr<v1::Backend> ParseBackend(absl::string_view text);
+
+// A whole number of a flag: decimal digits only (no sign, no spaces), at
+// most `max`. "-1" is refused rather than wrapped to a huge value, and a
+// number past `max` rather than cut.
+absl::StatusOr<uint64_t> ParseWholeNumber(absl::string_view text,
+                                          uint64_t max);
 
 }  // namespace vmd::client
 

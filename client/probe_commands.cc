@@ -103,7 +103,8 @@ void AddProbe(CLI::App& app, const std::shared_ptr<ProbeArguments>& args,
   const std::vector<ProbeOpOption> op_options = AddProbeOpFlags(sub, *args);
   sub->add_option("--timeout-ms", args->timeout_ms,
                   "Time for the whole program, at most 600000 (0: server "
-                  "default 10000)");
+                  "default 10000)")
+      ->check(WholeNumber<decltype(args->timeout_ms)>());
   auto request = std::make_shared<v1::RunProbeRequest>();
   commands.push_back({
       sub,
@@ -142,7 +143,8 @@ void AddBench(CLI::App& app, const std::shared_ptr<ProbeArguments>& args,
       commands);
   sub->add_option("--iterations", args->iterations,
                   "Round trips per measurement, at most 1000000 (0: server "
-                  "default 10000)");
+                  "default 10000)")
+      ->check(WholeNumber<decltype(args->iterations)>());
 }
 
 }  // namespace

@@ -26,9 +26,9 @@ struct VmArguments {
   std::string name;
   std::string request_id;
 
-  // create
-  uint32_t vcpus = 1;
-  uint64_t memory_mib = 128;
+  // create (0: the server's default, vm.proto)
+  uint32_t vcpus = 0;
+  uint64_t memory_mib = 0;
   std::string backend = "auto";
   std::string sim_profile;
   std::string workload;
@@ -83,9 +83,12 @@ absl::Status RunList(VmdClient& client, const v1::ListVmsRequest& request,
     return PrintResponse(client.ListVms(request), printer,
                          &Printer::PrintVmList);
   }
-  absl::StatusOr<std::vector<v1::Vm>> vms = client.ListAllVms(request);
+  uint64_t head_sequence = 0;
+  absl::StatusOr<std::vector<v1::Vm>> vms =
+      client.ListAllVms(request, CallOptions{}, &head_sequence);
   if (!vms.ok()) return vms.status();
   v1::ListVmsResponse all;
+  all.set_head_sequence(head_sequence);
   for (v1::Vm& vm : *vms) *all.add_vms() = std::move(vm);
   return printer.PrintVmList(all);
 }
@@ -153,10 +156,12 @@ void AddCreate(CLI::App& app, const std::shared_ptr<VmArguments>& args,
                std::vector<Command>& commands) {
   CLI::App* sub = app.add_subcommand("create", "Create a VM (not started)");
   AddName(sub, args->name);
-  sub->add_option("--vcpus", args->vcpus, "Number of vCPUs")
-      ->capture_default_str();
-  sub->add_option("--memory-mib", args->memory_mib, "Guest memory in MiB")
-      ->capture_default_str();
+  sub->add_option("--vcpus", args->vcpus,
+                  "Number of vCPUs (server default 1)")
+      ->check(WholeNumber<uint32_t>());
+  sub->add_option("--memory-mib", args->memory_mib,
+                  "Guest memory in MiB (server default 256)")
+      ->check(WholeNumber<uint64_t>());
   sub->add_option("--backend", args->backend, "auto, kvm or sim")
       ->capture_default_str()
       ->check(ParsedBy([](const std::string& t) { return ParseBackend(t); },
@@ -244,7 +249,8 @@ void AddStop(CLI::App& app, const std::shared_ptr<VmArguments>& args,
       commands);
   sub->add_option("--timeout-ms", args->timeout_ms,
                   "Grace period before forcing off, at most 600000 (0: "
-                  "server default 10000)");
+                  "server default 10000)")
+      ->check(WholeNumber<uint32_t>());
   sub->add_flag("--force", args->force, "Power off at once");
   AddRequestId(sub, args->request_id);
 }
@@ -255,7 +261,8 @@ void AddEvents(CLI::App& app, const std::shared_ptr<VmArguments>& args,
       "events", "Follow VM events until interrupted (Ctrl-C)");
   sub->add_option("--after", args->after,
                   "Only events after this sequence number (0: all "
-                  "retained)");
+                  "retained)")
+      ->check(WholeNumber<uint64_t>());
   sub->add_option("--vm", args->vm, "Only events of this VM");
   commands.push_back({sub, [args](VmdClient& client, Printer& printer) {
                         v1::WatchEventsRequest request;
@@ -282,7 +289,8 @@ void AddConsole(CLI::App& app, const std::shared_ptr<VmArguments>& args,
   sub->add_flag("-f,--follow", args->follow,
                 "Keep writing new output until interrupted (Ctrl-C)");
   sub->add_option("--offset", args->offset,
-                  "Start at this byte offset of the console log");
+                  "Start at this byte offset of the console log")
+      ->check(WholeNumber<uint64_t>());
 }
 
 }  // namespace

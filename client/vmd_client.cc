@@ -291,12 +291,16 @@ absl::StatusOr<v1::MsrStats> VmdClient::GetMsrStats(
 }
 
 absl::StatusOr<std::vector<v1::Vm>> VmdClient::ListAllVms(
-    v1::ListVmsRequest request, const CallOptions& options) {
+    v1::ListVmsRequest request, const CallOptions& options,
+    uint64_t* head_sequence) {
   std::vector<v1::Vm> vms;
   absl::flat_hash_set<std::string> seen_tokens;
   while (true) {
     absl::StatusOr<v1::ListVmsResponse> page = ListVms(request, options);
     if (!page.ok()) return page.status();
+    if (head_sequence != nullptr && seen_tokens.empty()) {
+      *head_sequence = page->head_sequence();
+    }
     for (v1::Vm& vm : *page->mutable_vms()) vms.push_back(std::move(vm));
     if (page->next_page_token().empty()) return vms;
     if (!seen_tokens.insert(page->next_page_token()).second) {

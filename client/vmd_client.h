@@ -161,9 +161,11 @@ class VmdClient {
   // Lists every VM matching `request`, following next_page_token from
   // request.page_token() (empty: the first page) to the last page. Each page
   // is a separate call with `options`. Fails with ABORTED if the server
-  // repeats a page token (it would loop forever).
+  // repeats a page token (it would loop forever). `head_sequence`, when
+  // given, gets the first page's: watch after it to miss no change.
   absl::StatusOr<std::vector<v1::Vm>> ListAllVms(
-      v1::ListVmsRequest request, const CallOptions& options = {});
+      v1::ListVmsRequest request, const CallOptions& options = {},
+      uint64_t* head_sequence = nullptr);
 
  private:
   std::string address_;

@@ -22,6 +22,7 @@
 #include "daemon/core/msr_audit.h"
 #include "daemon/api/msr_service.h"
 #include "daemon/api/probe_service.h"
+#include "daemon/api/reflection_v1_service.h"
 #include "daemon/core/vmd_core.h"
 #include "daemon/engine/engine_path.h"
 #include "daemon/api/unix_socket.h"
@@ -143,6 +144,16 @@ int main(int argc, char** argv) {
   vmd::daemon::ProbeServiceImpl probe_service((*core)->probes());
   vmd::daemon::MsrServiceImpl msr_service((*core)->msr());
   vmd::daemon::MsrAudit msr_audit((*core)->records(), (*core)->engine_clients());
+  // Generic tools find every service: health checking by service name
+  // (each vmd.v1 service, and "" for the server), reflection v1alpha (gRPC's
+  // plugin) and v1 (ours: Debian's gRPC has only v1alpha).
+  const std::vector<std::string> vmd_services = {
+      vmd::v1::VmService::service_full_name(), vmd::v1::HostService::service_full_name(),
+      vmd::v1::ProbeService::service_full_name(), vmd::v1::MsrService::service_full_name()};
+  std::vector<std::string> listed = vmd_services;
+  listed.insert(listed.end(), {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                               grpc::reflection::v1::ServerReflection::service_full_name()});
+  vmd::daemon::ReflectionV1Service reflection_v1(listed);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
@@ -153,8 +164,10 @@ int main(int argc, char** argv) {
   builder.RegisterService(&host_service);
   builder.RegisterService(&probe_service);
   builder.RegisterService(&msr_service);
+  builder.RegisterService(&reflection_v1);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fail(absl::StrCat("cannot listen on ", listen));
+  for (const std::string& name : vmd_services) server->GetHealthCheckService()->SetServingStatus(name, true);
   if (absl::Status s = vmd::daemon::ShareSocket(socket_path, socket_group); !s.ok()) {
     server->Shutdown();
     fs::remove(socket_path, ec);
@@ -170,6 +183,9 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&term, &sig);
     std::cerr << "vmd: signal " << sig << ", shutting down (engines keep running)\n";
+    // Streams never end by themselves: end them, so that Shutdown returns
+    // as soon as unary calls are answered (they get up to 2 s).
+    vm_service.EndStreams();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }).detach();
   server->Wait();

@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-  libsqlite3-dev libcli11-dev libseccomp-dev libcap-dev
+  libsqlite3-dev libcli11-dev libseccomp-dev libcap-dev libssl-dev
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "backend/msr/msr_index.h"
 #include "backend/msr/msr_text.h"
+#include "backend/rpc/error_details.h"
 
 namespace vmd::msr {
 namespace {
@@ -266,10 +267,9 @@ absl::StatusOr<MsrFilter> PackMsrFilter(const std::vector<MsrSegment>& read, con
     return filter;
   }
   if (!best_overflowing.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(RuleListText(last_msr_rules),
-                     ": MSR 0xffffffff would need a KVM filter range, and none can hold it (KVM "
-                     "computes a range's end in 32 bits); give MSR 0xffffffff the same action as the MSRs around it"));
+    return rpc::InvalidField(RuleListText(last_msr_rules),
+                             "MSR 0xffffffff would need a KVM filter range, and none can hold it (KVM computes a "
+                             "range's end in 32 bits); give MSR 0xffffffff the same action as the MSRs around it");
   }
   std::vector<PlannedRange> ranges = best_overflowing->ranges;
   std::sort(ranges.begin(), ranges.end(), [](const PlannedRange& a, const PlannedRange& b) {
@@ -279,8 +279,8 @@ absl::StatusOr<MsrFilter> PackMsrFilter(const std::vector<MsrSegment>& read, con
   for (size_t i = kMsrFilterMaxRanges; i < ranges.size(); ++i) {
     CollectOwners(ranges[i], best_overflowing->default_deny, read, write, owners);
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("rules: the policy needs ", ranges.size(), " KVM MSR filter ranges of at most ",
+  return rpc::InvalidField(
+      "rules", absl::StrCat("the policy needs ", ranges.size(), " KVM MSR filter ranges of at most ",
                    kMsrFilterMaxRangeMsrs, " MSRs each, KVM allows ", kMsrFilterMaxRanges, "; ",
                    RuleListText(std::vector<int>(owners.begin(), owners.end())),
                    " did not fit (they decide MSRs in ranges ", kMsrFilterMaxRanges + 1, "-", ranges.size(),

@@ -4,11 +4,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "backend/msr/msr_text.h"
+#include "backend/rpc/error_details.h"
 
 namespace vmd::msr {
 
 uint64_t CoreThreadCountValue(const MsrTopology& topology) {
   return (uint64_t{topology.cores & 0xffff} << 16) | (topology.threads & 0xffff);
+}
+
+v1::MsrHandler::WriteAction EffectiveWriteAction(v1::MsrHandler::WriteAction write) {
+  return write == v1::MsrHandler::WRITE_ACTION_UNSPECIFIED ? v1::MsrHandler::WRITE_ACTION_GP : write;
 }
 
 MsrHandlers::MsrHandlers(size_t size, uint64_t topology_value)
@@ -20,19 +25,19 @@ absl::StatusOr<std::unique_ptr<MsrHandlers>> MsrHandlers::Create(const std::vect
   for (size_t i = 0; i < handlers.size(); ++i) {
     const v1::MsrHandler& h = handlers[i];
     if (i > 0 && h.index() <= handlers[i - 1].index()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("handlers[", i, "]: MSR ", MsrHex(h.index()), " out of order or duplicate"));
+      return rpc::InvalidField(absl::StrCat("handlers[", i, "]"),
+                               absl::StrCat("MSR ", MsrHex(h.index()), " out of order or duplicate"));
     }
     if (h.read() == v1::MsrHandler::READ_SOURCE_UNSPECIFIED || !v1::MsrHandler::ReadSource_IsValid(h.read())) {
-      return absl::InvalidArgumentError(absl::StrCat("handlers[", i, "].read: must be set"));
+      return rpc::InvalidField(absl::StrCat("handlers[", i, "].read"), "must be set");
     }
-    if (h.write() == v1::MsrHandler::WRITE_ACTION_UNSPECIFIED || !v1::MsrHandler::WriteAction_IsValid(h.write())) {
-      return absl::InvalidArgumentError(absl::StrCat("handlers[", i, "].write: must be set"));
+    if (!v1::MsrHandler::WriteAction_IsValid(h.write())) {
+      return rpc::InvalidField(absl::StrCat("handlers[", i, "].write"), absl::StrCat("undefined value ", h.write()));
     }
     Slot& slot = out->slots_[i];
     slot.index = h.index();
     slot.read = h.read();
-    slot.write = h.write();
+    slot.write = EffectiveWriteAction(h.write());
     slot.constant = h.constant();
     slot.stored.store(h.constant(), std::memory_order_relaxed);
   }

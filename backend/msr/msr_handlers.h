@@ -27,6 +27,10 @@ struct MsrTopology {
 // MSR_CORE_THREAD_COUNT layout: cores in [31:16], threads in [15:0].
 uint64_t CoreThreadCountValue(const MsrTopology& topology);
 
+// A handler's write action with the default applied: unset means GP
+// (msr.proto). The one place that default lives.
+v1::MsrHandler::WriteAction EffectiveWriteAction(v1::MsrHandler::WriteAction write);
+
 // What the guest gets: the value read (ignored for writes) or a #GP.
 struct MsrAccessResult {
   bool gp = false;
@@ -40,7 +44,7 @@ struct MsrAccessResult {
 class MsrHandlers {
  public:
   // `handlers` in slot order (CompiledMsrPolicy::handlers: sorted by index,
-  // unique, read and write set, validated by CompileMsrPolicy). Refuses what
+  // unique, read set, validated by CompileMsrPolicy). Refuses what
   // is not so with INVALID_ARGUMENT.
   static absl::StatusOr<std::unique_ptr<MsrHandlers>> Create(const std::vector<v1::MsrHandler>& handlers,
                                                              const MsrTopology& topology);

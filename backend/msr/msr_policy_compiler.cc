@@ -9,6 +9,7 @@
 #include "backend/msr/msr_policy_validator.h"
 #include "backend/msr/msr_rule_resolver.h"
 #include "backend/msr/msr_text.h"
+#include "backend/rpc/error_details.h"
 
 namespace vmd::msr {
 namespace {
@@ -41,17 +42,17 @@ absl::Status CheckHandlersReachable(const v1::MsrPolicy& policy, const std::vect
     const v1::MsrAction w = ActionAt(write, index);
     if (r == v1::MSR_ACTION_EMULATE || w == v1::MSR_ACTION_EMULATE) continue;
     if (!unknown_emulate) {
-      return absl::InvalidArgumentError(absl::StrCat("handlers[", i, "]: MSR ", MsrHex(index),
-                                                     " is not trapped by any EMULATE rule (and unknown_msrs is "
-                                                     "not EMULATE)"));
+      return rpc::InvalidField(absl::StrCat("handlers[", i, "]"),
+                               absl::StrCat("MSR ", MsrHex(index),
+                                            " is not trapped by any EMULATE rule (and unknown_msrs is not EMULATE)"));
     }
     if (r == v1::MSR_ACTION_DENY && w == v1::MSR_ACTION_DENY) {
       std::vector<int> deciding = {read[FindMsrSegment(read, index)].rule, write[FindMsrSegment(write, index)].rule};
       std::sort(deciding.begin(), deciding.end());
       deciding.erase(std::unique(deciding.begin(), deciding.end()), deciding.end());
-      return absl::InvalidArgumentError(absl::StrCat("handlers[", i, "]: MSR ", MsrHex(index),
-                                                     " is denied for reads and writes (", RuleListText(deciding),
-                                                     "), so no access reaches the handler"));
+      return rpc::InvalidField(absl::StrCat("handlers[", i, "]"),
+                               absl::StrCat("MSR ", MsrHex(index), " is denied for reads and writes (",
+                                            RuleListText(deciding), "), so no access reaches the handler"));
     }
   }
   return absl::OkStatus();

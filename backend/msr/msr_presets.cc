@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "backend/msr/msr_index.h"
+#include "backend/rpc/error_details.h"
+#include "backend/rpc/quoted_input.h"
 
 namespace vmd::msr {
 namespace {
@@ -140,8 +142,8 @@ absl::StatusOr<v1::MsrPolicy> MsrPreset(const std::string& name, cpu::CpuVendor 
     policy.set_default_action(v1::MSR_ACTION_ALLOW);
     AddRules(policy, vendor == cpu::CpuVendor::kIntel ? AmdOnly() : IntelOnly(), v1::MSR_ACTION_DENY);
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("preset: unknown preset \"", name, "\"; expected default, strict or platform-compat"));
+    return rpc::InvalidField(
+        "preset", absl::StrCat("unknown preset ", rpc::QuotedInput(name), "; expected default, strict or platform-compat"));
   }
   return policy;
 }

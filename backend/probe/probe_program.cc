@@ -3,12 +3,13 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "backend/rpc/error_details.h"
 
 namespace vmd::probe {
 namespace {
 
 absl::Status Invalid(int i, const char* field, const std::string& rule) {
-  return absl::InvalidArgumentError(absl::StrCat("ops[", i, "].", field, ": ", rule));
+  return rpc::InvalidField(absl::StrCat("ops[", i, "].", field), rule);
 }
 
 absl::Status ValidateAccess(int i, const char* op, uint64_t address, uint32_t size, uint64_t memory_bytes) {
@@ -29,11 +30,10 @@ absl::Status ValidateAccess(int i, const char* op, uint64_t address, uint32_t si
 
 absl::Status ValidateProbeRequest(const v1::RunProbeRequest& request, uint64_t memory_bytes) {
   if (request.ops_size() == 0 || request.ops_size() > VMD_PROBE_MAX_OPS) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ops: must hold 1 to ", VMD_PROBE_MAX_OPS, " ops, got ", request.ops_size()));
+    return rpc::InvalidField("ops", absl::StrCat("must hold 1 to ", VMD_PROBE_MAX_OPS, " ops, got ", request.ops_size()));
   }
   if (request.timeout_ms() > kMaxTimeoutMs) {
-    return absl::InvalidArgumentError(absl::StrCat("timeout_ms: must be at most ", kMaxTimeoutMs));
+    return rpc::InvalidField("timeout_ms", absl::StrCat("must be at most ", kMaxTimeoutMs));
   }
   for (int i = 0; i < request.ops_size(); ++i) {
     const v1::ProbeOp& op = request.ops(i);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "backend/rpc/error_details.h"
 #include "daemon/api/dir_watch.h"
 #include "daemon/core/validation.h"
 
@@ -18,7 +19,17 @@ using std::chrono::milliseconds;
 constexpr milliseconds kStreamPoll{200};
 constexpr size_t kConsoleChunk = 64 * 1024;
 
+grpc::Status ShuttingDown() {
+  return ToGrpcStatus(rpc::WithErrorInfo(absl::UnavailableError("vmd is shutting down; reconnect"),
+                                         rpc::reason::kShuttingDown));
+}
+
 }  // namespace
+
+void VmServiceImpl::EndStreams() {
+  ending_ = true;
+  events_.Close();
+}
 
 grpc::Status VmServiceImpl::CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* req, v1::Vm* resp) {
   return Answer(lifecycle_.CreateVm(*req), resp);
@@ -59,7 +70,7 @@ grpc::Status VmServiceImpl::WatchEvents(grpc::ServerContext* ctx, const v1::Watc
   }
   uint64_t after = req->after_sequence();
   std::vector<v1::Event> batch;
-  while (!ctx->IsCancelled()) {
+  while (!Ending(ctx)) {
     batch.clear();
     absl::StatusOr<uint64_t> next = events_.Read(after, req->vm_name(), kStreamPoll, &batch);
     if (!next.ok()) return ToGrpcStatus(next.status());
@@ -68,7 +79,7 @@ grpc::Status VmServiceImpl::WatchEvents(grpc::ServerContext* ctx, const v1::Watc
     }
     after = *next;
   }
-  return grpc::Status::OK;
+  return ending_ ? ShuttingDown() : grpc::Status::OK;
 }
 
 grpc::Status VmServiceImpl::StreamConsole(grpc::ServerContext* ctx, const v1::StreamConsoleRequest* req,
@@ -82,7 +93,7 @@ grpc::Status VmServiceImpl::StreamConsole(grpc::ServerContext* ctx, const v1::St
   uint64_t offset = req->offset();
   std::string buf(kConsoleChunk, '\0');
   int fd = -1;
-  while (!ctx->IsCancelled()) {
+  while (!Ending(ctx)) {
     if (fd < 0) fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);  // absent until the VM first starts
     ssize_t n = fd < 0 ? 0 : pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
     if (n > 0) {
@@ -99,7 +110,7 @@ grpc::Status VmServiceImpl::StreamConsole(grpc::ServerContext* ctx, const v1::St
     changes.Wait(kStreamPoll);
   }
   if (fd >= 0) close(fd);
-  return grpc::Status::OK;
+  return ending_ ? ShuttingDown() : grpc::Status::OK;
 }
 
 }  // namespace vmd::daemon

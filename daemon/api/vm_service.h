@@ -3,6 +3,8 @@
 #ifndef VMD_DAEMON_API_VM_SERVICE_H_
 #define VMD_DAEMON_API_VM_SERVICE_H_
 
+#include <atomic>
+
 #include "daemon/api/answer.h"
 #include "daemon/core/vm_lifecycle.h"
 #include "daemon/core/vm_records.h"
@@ -35,9 +37,18 @@ class VmServiceImpl final : public VmServiceBase {
   grpc::Status StreamConsole(grpc::ServerContext* ctx, const v1::StreamConsoleRequest* req,
                              grpc::ServerWriter<v1::ConsoleChunk>* writer) override;
 
+  // Ends every open stream (and any opened later) with UNAVAILABLE, at once
+  // for WatchEvents and within a poll tick for StreamConsole. Called before
+  // grpc::Server::Shutdown, which otherwise waits for streams that never end
+  // by themselves until its deadline.
+  void EndStreams();
+
  private:
+  bool Ending(grpc::ServerContext* ctx) const { return ending_.load() || ctx->IsCancelled(); }
+
   VmLifecycle& lifecycle_;
   EventLog& events_;
+  std::atomic<bool> ending_{false};
 };
 
 }  // namespace vmd::daemon

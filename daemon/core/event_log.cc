@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "backend/rpc/error_details.h"
 
 namespace vmd::daemon {
 
@@ -30,13 +31,17 @@ v1::Event MakeVmEvent(const v1::Vm& vm, v1::EventType type, v1::VmState new_stat
 absl::StatusOr<uint64_t> EventLog::Read(uint64_t after_sequence, const std::string& vm_name,
                                         std::chrono::milliseconds timeout, std::vector<v1::Event>* out) {
   std::unique_lock lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return last_sequence_ > after_sequence; });
+  cv_.wait_for(lock, timeout, [&] { return closed_ || last_sequence_ > after_sequence; });
   // Sequences are contiguous, so a gap before the oldest retained event means
   // the watcher has missed events -- unless it asked for all retained (0).
   if (after_sequence != 0 && !events_.empty() && after_sequence + 1 < events_.front().sequence()) {
-    return absl::OutOfRangeError(absl::StrCat("after_sequence ", after_sequence,
-                                              " is older than the oldest retained event ", events_.front().sequence(),
-                                              "; list VMs to resynchronize, then watch from ", last_sequence_));
+    return rpc::WithErrorInfo(
+        absl::OutOfRangeError(absl::StrCat("after_sequence ", after_sequence,
+                                           " is older than the oldest retained event ", events_.front().sequence(),
+                                           "; list VMs to resynchronize, then watch from ", last_sequence_)),
+        rpc::reason::kEventsNotRetained,
+        {{"resume_sequence", absl::StrCat(last_sequence_)},
+         {"oldest_retained_sequence", absl::StrCat(events_.front().sequence())}});
   }
   auto first = std::upper_bound(events_.begin(), events_.end(), after_sequence,
                                 [](uint64_t seq, const v1::Event& e) { return seq < e.sequence(); });
@@ -46,6 +51,22 @@ absl::StatusOr<uint64_t> EventLog::Read(uint64_t after_sequence, const std::stri
     cursor = it->sequence();
   }
   return cursor;
+}
+
+uint64_t EventLog::last_sequence() const {
+  std::lock_guard lock(mu_);
+  return last_sequence_;
+}
+
+void EventLog::Close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  cv_.notify_all();
+}
+
+bool EventLog::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
 }
 
 }  // namespace vmd::daemon

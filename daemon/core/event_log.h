@@ -37,12 +37,21 @@ class EventLog {
   absl::StatusOr<uint64_t> Read(uint64_t after_sequence, const std::string& vm_name,
                                 std::chrono::milliseconds timeout, std::vector<v1::Event>* out);
 
+  // The sequence of the newest event published (0 when none).
+  uint64_t last_sequence() const;
+
+  // For shutdown: wakes every Read that waits, and makes later ones return
+  // at once with what there is; watchers then see closed() and end.
+  void Close();
+  bool closed() const;
+
  private:
   const size_t capacity_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<v1::Event> events_;
   uint64_t last_sequence_ = 0;
+  bool closed_ = false;
 };
 
 }  // namespace vmd::daemon

@@ -1,11 +1,11 @@
 #include "daemon/core/msr_operations.h"
 
 #include "absl/strings/str_cat.h"
+#include "daemon/core/clock.h"
 #include "daemon/core/msr_policy.h"
 #include "daemon/core/operation.h"
 #include "daemon/core/validation.h"
 #include "daemon/engine/engine_launcher.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace vmd::daemon {
 namespace {
@@ -18,7 +18,8 @@ bool HasRunningEngine(const v1::Vm& vm) {
 
 absl::StatusOr<v1::SetMsrPolicyResponse> MsrOperations::SetMsrPolicy(const v1::SetMsrPolicyRequest& request) {
   return RunOperation<v1::SetMsrPolicyResponse>(
-      records_, {.method = "SetMsrPolicy", .name = request.name(), .request_id = request.request_id()},
+      records_,
+      {.method = "SetMsrPolicy", .name = request.name(), .request_id = request.request_id(), .message = &request},
       [&](const v1::Vm* vm) -> absl::StatusOr<Outcome<v1::SetMsrPolicyResponse>> {
         absl::StatusOr<v1::MsrPolicy> policy = ResolveMsrPolicy(request, vm->spec(), host_);
         if (!policy.ok()) return policy.status();
@@ -40,7 +41,7 @@ absl::StatusOr<v1::SetMsrPolicyResponse> MsrOperations::SetMsrPolicy(const v1::S
             *vm, v1::EVENT_TYPE_MSR_POLICY_CHANGED, vm->status().state(),
             policy->preset().empty() ? absl::StrCat("msr policy: ", policy->rules_size(), " rule(s)")
                                      : absl::StrCat("msr policy: preset ", policy->preset()),
-            google::protobuf::util::TimeUtil::GetCurrentTime()));
+            NowTimestamp()));
         return outcome;
       });
 }
@@ -57,8 +58,7 @@ absl::StatusOr<v1::MsrStats> MsrOperations::GetMsrStats(const std::string& name)
   std::optional<v1::Vm> vm = records_.Get(name);
   if (!vm) return VmNotFound(name);
   if (!HasRunningEngine(*vm)) {
-    return absl::FailedPreconditionError(absl::StrCat("vm \"", name, "\" is ", StateName(vm->status().state()),
-                                                      "; MSR counters exist while it runs"));
+    return VmStateError(name, vm->status().state(), "MSR counters exist while it runs");
   }
   return clients_.For(*vm)->GetMsrStats(kEngineCallDeadline);
 }

@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "backend/msr/msr_presets.h"
+#include "backend/rpc/error_details.h"
+#include "backend/rpc/quoted_input.h"
 #include "daemon/host/host_inventory.h"
 
 namespace vmd::daemon {
@@ -29,22 +31,22 @@ absl::StatusOr<v1::MsrPolicy> ResolveMsrPolicy(const v1::SetMsrPolicyRequest& re
     case v1::SetMsrPolicyRequest::kPreset: {
       absl::StatusOr<v1::MsrPolicy> preset = msr::MsrPreset(request.preset(), VendorOf(spec, host));
       if (!preset.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("preset: unknown preset \"", request.preset(),
-                                                       "\"; known: ", absl::StrJoin(msr::MsrPresetNames(), ", ")));
+        return rpc::InvalidField("preset", absl::StrCat("unknown preset ", rpc::QuotedInput(request.preset()),
+                                                        "; known: ", absl::StrJoin(msr::MsrPresetNames(), ", ")));
       }
       preset->set_preset(request.preset());
       return preset;
     }
     case v1::SetMsrPolicyRequest::SOURCE_NOT_SET: break;
   }
-  return absl::InvalidArgumentError("policy: set either policy or preset");
+  return rpc::InvalidField("policy", "set either policy or preset");
 }
 
 absl::StatusOr<msr::CompiledMsrPolicy> CompileForVm(const v1::MsrPolicy& policy, const v1::VmSpec& spec,
                                                     const std::string& field) {
   absl::StatusOr<msr::CompiledMsrPolicy> compiled = msr::CompileMsrPolicy(policy, TopologyOf(spec));
   if (!compiled.ok()) {
-    return absl::Status(compiled.status().code(), absl::StrCat(field, ".", compiled.status().message()));
+    return rpc::WithFieldPrefix(compiled.status(), field);
   }
   return compiled;
 }

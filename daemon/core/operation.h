@@ -1,9 +1,10 @@
 // The one way every mutating call on a VM runs: validate the name and the
 // request_id, take the VM's operation lock, replay a request_id answered
-// before, find the VM (or, for a create, make sure there is none), check the
-// state machine, let the operation act, then commit what it did together
-// with its answer under the request_id, and reply. Operations on one VM are
-// serialized; a retry with the same request_id does nothing twice.
+// before (refusing one used for another request: AIP-155), find the VM (or,
+// for a create, make sure there is none), check the state machine, let the
+// operation act, then commit what it did together with its answer and the
+// request's fingerprint under the request_id, and reply. Operations on one
+// VM are serialized; a retry with the same request_id does nothing twice.
 #ifndef VMD_DAEMON_CORE_OPERATION_H_
 #define VMD_DAEMON_CORE_OPERATION_H_
 
@@ -14,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "daemon/core/request_fingerprint.h"
 #include "daemon/core/validation.h"
 #include "daemon/core/vm_records.h"
 #include "daemon/core/vm_state_machine.h"
@@ -24,6 +26,9 @@ struct OperationRequest {
   const char* method;  // "StartVm": a request_id belongs to one method
   std::string name;    // the VM's
   std::string request_id;
+  // The request as the client sent it (never null): a request_id belongs to
+  // one request, and a retry must send the same (RequestFingerprint).
+  const google::protobuf::Message* message = nullptr;
   // The state machine's check, when the operation changes the lifecycle.
   std::optional<VmOp> op;
   // CreateVm: the VM must not exist yet, and act gets none.
@@ -48,6 +53,9 @@ struct Outcome {
 };
 
 absl::Status VmNotFound(const std::string& name);
+absl::Status VmAlreadyExists(const std::string& name);
+// The record of `request` under its request_id, with its answer.
+RequestRecord AnsweredRequest(const OperationRequest& request, std::string response);
 
 // `act` gets the VM's current record (nullptr for a create) and may commit
 // intermediate changes itself (a STARTING before the engine is up); its
@@ -60,7 +68,7 @@ absl::StatusOr<Reply> RunOperation(VmRecords& records, const OperationRequest& r
   if (absl::Status s = ValidateRequestId(request.request_id); !s.ok()) return s;
   VmRegistry::OpLock lock = records.Lock(request.name);
   absl::StatusOr<std::optional<RequestRecord>> replay =
-      records.Replay(request.request_id, request.method, request.name);
+      records.Replay(request.request_id, request.method, request.name, RequestFingerprint(*request.message));
   if (!replay.ok()) return replay.status();
   Reply reply;
   if (*replay && !(*replay)->pending && reply.ParseFromString((*replay)->response)) return reply;
@@ -70,14 +78,12 @@ absl::StatusOr<Reply> RunOperation(VmRecords& records, const OperationRequest& r
     // Interrupted after it took effect: the VM is the answer.
     if constexpr (std::is_same_v<Reply, v1::Vm>) {
       Mutation answer;
-      answer.request = RequestRecord{request.request_id, request.method, request.name, current->SerializeAsString()};
+      answer.request = AnsweredRequest(request, current->SerializeAsString());
       if (absl::Status s = records.Commit(answer); !s.ok()) return s;
       return *current;
     }
   }
-  if (request.creates && current) {
-    return absl::AlreadyExistsError(absl::StrCat("spec.name: vm \"", request.name, "\" already exists"));
-  }
+  if (request.creates && current) return VmAlreadyExists(request.name);
   if (!request.creates && !current) return VmNotFound(request.name);
   if (current && request.op) {
     if (absl::Status s = CheckOperation(request.name, current->status().state(), *request.op); !s.ok()) return s;
@@ -85,8 +91,7 @@ absl::StatusOr<Reply> RunOperation(VmRecords& records, const OperationRequest& r
   absl::StatusOr<Outcome<Reply>> outcome = act(current ? &*current : nullptr);
   if (!outcome.ok()) return outcome.status();
   if (!request.request_id.empty()) {
-    outcome->mutation.request =
-        RequestRecord{request.request_id, request.method, request.name, outcome->reply.SerializeAsString()};
+    outcome->mutation.request = AnsweredRequest(request, outcome->reply.SerializeAsString());
   }
   if (absl::Status s = records.Commit(outcome->mutation); !s.ok()) return s;
   return std::move(outcome->reply);

@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "backend/probe/probe_program.h"
+#include "backend/rpc/error_details.h"
+#include "backend/rpc/quoted_input.h"
 #include "daemon/core/operation.h"
 #include "daemon/core/validation.h"
 #include "daemon/core/vm_state_machine.h"
@@ -20,12 +22,13 @@ absl::StatusOr<v1::Vm> ProbeOperations::ProbeableVm(const std::string& name) {
   std::optional<v1::Vm> vm = records_.Get(name);
   if (!vm) return VmNotFound(name);
   if (vm->status().state() != v1::VM_STATE_RUNNING) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("vm \"", name, "\" is ", StateName(vm->status().state()), "; probes need state running"));
+    return VmStateError(name, vm->status().state(), "probes need state running");
   }
   if (vm->spec().workload() != "probe") {
-    return absl::FailedPreconditionError(absl::StrCat("vm \"", name, "\" runs workload ", vm->spec().workload(),
-                                                      "; probes need workload probe"));
+    return rpc::PreconditionFailed(rpc::reason::kWorkload, "WORKLOAD", absl::StrCat("vms/", name),
+                                   absl::StrCat("vm ", rpc::QuotedInput(name), " runs workload ", vm->spec().workload(),
+                                                "; probes need workload probe"),
+                                   {{"vm", name}, {"workload", vm->spec().workload()}});
   }
   return *vm;
 }
@@ -43,14 +46,17 @@ absl::StatusOr<v1::RunProbeResponse> ProbeOperations::RunProbe(const v1::RunProb
 absl::StatusOr<v1::GuestBenchReport> ProbeOperations::RunGuestBench(const v1::RunGuestBenchRequest& request) {
   if (absl::Status s = ValidateName("name", request.name()); !s.ok()) return s;
   if (request.iterations() > kMaxBenchIterations) {
-    return absl::InvalidArgumentError(absl::StrCat("iterations: must be at most ", kMaxBenchIterations));
+    return rpc::InvalidField("iterations", absl::StrCat("must be at most ", kMaxBenchIterations));
   }
   VmRegistry::OpLock lock = records_.Lock(request.name());
   absl::StatusOr<v1::Vm> vm = ProbeableVm(request.name());
   if (!vm.ok()) return vm.status();
   if (vm->status().backend() != v1::BACKEND_KVM) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "vm \"", request.name(), "\" runs on sim; guest micro-benchmarks time real VM exits and need kvm"));
+    return rpc::PreconditionFailed(
+        rpc::reason::kBackendUnusable, "BACKEND", absl::StrCat("vms/", request.name()),
+        absl::StrCat("vm ", rpc::QuotedInput(request.name()),
+                     " runs on sim; guest micro-benchmarks time real VM exits and need kvm"),
+        {{"vm", request.name()}, {"backend", "sim"}});
   }
   return clients_.For(*vm)->RunGuestBench(request, kBenchDeadline);
 }

@@ -3,15 +3,17 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "backend/rpc/error_details.h"
+#include "backend/rpc/quoted_input.h"
 #include "daemon/host/host_inventory.h"
 #include "daemon/core/msr_policy.h"
 
 namespace vmd::daemon {
 namespace {
 
-absl::Status Invalid(const std::string& field, const std::string& rule) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
-}
+using rpc::QuotedInput;
+
+absl::Status Invalid(const std::string& field, const std::string& rule) { return rpc::InvalidField(field, rule); }
 
 bool IsLabelChar(char c) { return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.'; }
 
@@ -39,11 +41,11 @@ absl::Status ValidateName(const std::string& field, const std::string& name) {
   if (name.size() > 63) return Invalid(field, absl::StrCat("must be at most 63 characters, got ", name.size()));
   for (char c : name) {
     if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-')) {
-      return Invalid(field, absl::StrCat("\"", name, "\" must be a DNS label: only a-z, 0-9 and '-'"));
+      return Invalid(field, absl::StrCat(QuotedInput(name), " must be a DNS label: only a-z, 0-9 and '-'"));
     }
   }
   if (name.front() == '-' || name.back() == '-') {
-    return Invalid(field, absl::StrCat("\"", name, "\" must be a DNS label: start and end with a letter or digit"));
+    return Invalid(field, absl::StrCat(QuotedInput(name), " must be a DNS label: start and end with a letter or digit"));
   }
   return absl::OkStatus();
 }
@@ -60,11 +62,11 @@ absl::Status ValidateLabels(const std::string& field, const google::protobuf::Ma
   if (labels.size() > kMaxLabels) return Invalid(field, absl::StrCat("at most ", kMaxLabels, " labels"));
   for (const auto& [key, value] : labels) {
     if (key.empty() || !IsLabelText(key)) {
-      return Invalid(absl::StrCat(field, "[\"", key, "\"]"),
+      return Invalid(absl::StrCat(field, "[", QuotedInput(key), "]"),
                      "key must be 1-63 of [A-Za-z0-9._-], starting and ending alphanumeric");
     }
     if (!IsLabelText(value)) {
-      return Invalid(absl::StrCat(field, "[\"", key, "\"]"),
+      return Invalid(absl::StrCat(field, "[", QuotedInput(key), "]"),
                      "value must be 0-63 of [A-Za-z0-9._-], starting and ending alphanumeric");
     }
   }
@@ -82,6 +84,7 @@ absl::Status ValidateVmSpec(const v1::VmSpec& spec, const v1::HostInfo& host) {
 
   // An unusable backend has no known limit here: StartVm refuses it instead.
   const uint32_t max_vcpus = backend && backend->usable() ? backend->max_vcpus() : 0;
+  // CreateVm has applied the defaults (vm_spec_defaults.h) by now.
   if (spec.vcpus() == 0) return Invalid("spec.vcpus", "must be at least 1");
   if (max_vcpus != 0 && spec.vcpus() > max_vcpus) {
     return Invalid("spec.vcpus", absl::StrCat("must be at most ", max_vcpus, " on this host, got ", spec.vcpus()));
@@ -103,15 +106,15 @@ absl::Status ValidateVmSpec(const v1::VmSpec& spec, const v1::HostInfo& host) {
       names.push_back(p.name());
     }
     if (!known) {
-      return Invalid("spec.sim_profile", absl::StrCat("unknown profile \"", spec.sim_profile(),
-                                                      "\"; known: ", absl::StrJoin(names, ", ")));
+      return Invalid("spec.sim_profile", absl::StrCat("unknown profile ", QuotedInput(spec.sim_profile()),
+                                                      "; known: ", absl::StrJoin(names, ", ")));
     }
   }
 
   if (!spec.workload().empty() && spec.workload() != "idle" && spec.workload() != "counter" &&
       spec.workload() != "probe") {
     return Invalid("spec.workload",
-                   absl::StrCat("unknown workload \"", spec.workload(), "\"; known: idle, counter, probe"));
+                   absl::StrCat("unknown workload ", QuotedInput(spec.workload()), "; known: idle, counter, probe"));
   }
   if (absl::Status s = ValidateLabels("spec.labels", spec.labels()); !s.ok()) return s;
   if (spec.has_msr_policy()) {
@@ -131,6 +134,7 @@ absl::Status ValidateListRequest(const v1::ListVmsRequest& request) {
       return Invalid("states", absl::StrCat("unknown state ", s));
     }
   }
+  if (!v1::VmView_IsValid(request.view())) return Invalid("view", absl::StrCat("unknown view ", request.view()));
   return ValidateLabels("label_selector", request.label_selector());
 }
 

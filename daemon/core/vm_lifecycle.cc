@@ -9,6 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "backend/rpc/error_details.h"
+#include "backend/rpc/quoted_input.h"
 #include "daemon/core/fault_points.h"
 #include "daemon/core/operation.h"
 #include "daemon/core/validation.h"
@@ -16,15 +18,18 @@
 #include "daemon/engine/exit_status.h"
 #include "daemon/engine/vm_paths.h"
 #include "daemon/host/host_inventory.h"
-#include "google/protobuf/util/time_util.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/vm_spec_defaults.h"
 
 namespace vmd::daemon {
 namespace {
 
-using google::protobuf::util::TimeUtil;
 using std::chrono::milliseconds;
 
 constexpr char kPageTokenPrefix[] = "vmd-page:";
+// A ListVms page ends before its VMs would pass this many bytes: well under
+// gRPC's default 4 MiB message limit, whatever the VMs' MSR policies hold.
+constexpr size_t kMaxPageBytes = 2 << 20;
 
 std::string NewVmId() {
   absl::BitGen gen;
@@ -56,17 +61,19 @@ Outcome<v1::Vm> Changed(Mutation mutation) {
 std::string VmLifecycle::ConsolePath(const v1::Vm& vm) const { return VmPaths(launcher_.state_dir(), vm.id()).console(); }
 
 absl::StatusOr<v1::Vm> VmLifecycle::CreateVm(const v1::CreateVmRequest& request) {
-  const v1::VmSpec& spec = request.spec();
-  return RunOperation<v1::Vm>(
-      records_, {.method = "CreateVm", .name = spec.name(), .request_id = request.request_id(), .creates = true},
+  const v1::VmSpec spec = WithDefaults(request.spec());
+  return RunOperation<v1::Vm>(records_,
+                              {.method = "CreateVm",
+                               .name = spec.name(),
+                               .request_id = request.request_id(),
+                               .message = &request,
+                               .creates = true},
       [&](const v1::Vm*) -> absl::StatusOr<Outcome<v1::Vm>> {
         if (absl::Status s = ValidateVmSpec(spec, host_); !s.ok()) return s;
         v1::Vm vm;
         vm.set_id(NewVmId());
         *vm.mutable_spec() = spec;
-        if (vm.spec().backend() == v1::BACKEND_UNSPECIFIED) vm.mutable_spec()->set_backend(v1::BACKEND_AUTO);
-        if (vm.spec().workload().empty()) vm.mutable_spec()->set_workload("idle");
-        const auto now = TimeUtil::GetCurrentTime();
+        const google::protobuf::Timestamp now = NowTimestamp();
         vm.mutable_status()->set_state(v1::VM_STATE_CREATED);
         *vm.mutable_status()->mutable_created_at() = now;
         *vm.mutable_status()->mutable_state_changed_at() = now;
@@ -92,16 +99,31 @@ absl::StatusOr<v1::ListVmsResponse> VmLifecycle::ListVms(const v1::ListVmsReques
   if (!request.page_token().empty()) {
     std::string token;
     if (!absl::WebSafeBase64Unescape(request.page_token(), &token) || !absl::StartsWith(token, kPageTokenPrefix)) {
-      return absl::InvalidArgumentError("page_token: not a token returned by ListVms");
+      return rpc::InvalidField("page_token", "not a token returned by ListVms");
     }
     after = token.substr(sizeof(kPageTokenPrefix) - 1);
   }
   const size_t limit = request.page_size() == 0 ? kDefaultPageSize : static_cast<size_t>(request.page_size());
+  v1::ListVmsResponse response;
+  // Read before the VMs: every event up to it is in what List returns (the
+  // view shows a change before the log does), so a watch from it has no gap.
+  response.set_head_sequence(records_.events().last_sequence());
   bool more = false;
   std::vector<v1::Vm> vms =
       records_.List(after, limit, [&](const v1::Vm& vm) { return Matches(vm, request); }, &more);
-  v1::ListVmsResponse response;
-  for (v1::Vm& vm : vms) *response.add_vms() = std::move(vm);
+  size_t bytes = response.ByteSizeLong();
+  for (size_t i = 0; i < vms.size(); ++i) {
+    v1::Vm& vm = vms[i];
+    if (request.view() != v1::VM_VIEW_FULL) vm.mutable_spec()->clear_msr_policy();
+    // A repeated field's entry costs its size and a few bytes of tag and length.
+    const size_t vm_bytes = vm.ByteSizeLong() + 8;
+    if (i > 0 && bytes + vm_bytes > kMaxPageBytes) {
+      more = true;
+      break;
+    }
+    bytes += vm_bytes;
+    *response.add_vms() = std::move(vm);
+  }
   if (more) {
     response.set_next_page_token(
         absl::WebSafeBase64Escape(absl::StrCat(kPageTokenPrefix, response.vms().rbegin()->spec().name())));
@@ -113,6 +135,7 @@ absl::StatusOr<v1::Vm> VmLifecycle::StartVm(const v1::StartVmRequest& request) {
   const OperationRequest op{.method = "StartVm",
                             .name = request.name(),
                             .request_id = request.request_id(),
+                            .message = &request,
                             .op = VmOp::kStart,
                             .done_when = [](const v1::Vm& vm) {
                               return vm.status().state() == v1::VM_STATE_RUNNING ||
@@ -135,8 +158,10 @@ absl::StatusOr<v1::Vm> VmLifecycle::Start(const v1::Vm& current, std::optional<R
   const std::string effective = EffectiveBackend(current.spec(), host_);
   for (const v1::BackendInfo& b : host_.backends()) {
     if (b.name() == effective && !b.usable()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("spec.backend: ", effective, " is not usable on this host: ", b.reason()));
+      return rpc::PreconditionFailed(rpc::reason::kBackendUnusable, "BACKEND", absl::StrCat("backends/", effective),
+                                     absl::StrCat("spec.backend: ", effective, " is not usable on this host: ",
+                                                  b.reason()),
+                                     {{"backend", effective}});
     }
   }
   v1::Vm vm = current;
@@ -160,7 +185,7 @@ absl::StatusOr<v1::Vm> VmLifecycle::Start(const v1::Vm& current, std::optional<R
     vm.mutable_status()->set_last_error(reason);
     Mutation crashed = StateChange(vm, v1::VM_STATE_CRASHED, absl::StrCat("engine failed to start: ", reason));
     if (absl::Status s = records_.Commit(crashed); !s.ok()) return s;
-    return absl::InternalError(absl::StrCat("vm \"", name, "\": engine failed to start: ", reason));
+    return absl::InternalError(absl::StrCat("vm ", rpc::QuotedInput(name), ": engine failed to start: ", reason));
   };
   absl::StatusOr<SpawnedEngine> spawned = launcher_.Spawn(vm, launcher_.ConfigFor(vm, effective));
   if (!spawned.ok()) return fail(std::string(spawned.status().message()), std::nullopt, {});
@@ -179,7 +204,8 @@ absl::StatusOr<v1::Vm> VmLifecycle::Start(const v1::Vm& current, std::optional<R
   absl::StatusOr<engine::v1::EngineStatus> status = launcher_.WaitUntilServing(vm, *spawned, &failure);
   if (!status.ok()) return fail(failure.Reason(), failure.exit, failure.record);
   vm.mutable_status()->set_backend(BackendFromName(status->backend()));
-  *vm.mutable_status()->mutable_started_at() = TimeUtil::GetCurrentTime();
+  vm.mutable_status()->set_sim_profile(status->sim_profile());
+  *vm.mutable_status()->mutable_started_at() = NowTimestamp();
   return vm;
 }
 
@@ -197,7 +223,7 @@ absl::Status VmLifecycle::AdmitLocked(const v1::Vm& vm) const {
   }
   if (committed + vm.spec().memory_mib() > capacity) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "spec.memory_mib: vm \"", vm.spec().name(), "\" needs ", vm.spec().memory_mib(), " MiB; ", running,
+        "spec.memory_mib: vm ", rpc::QuotedInput(vm.spec().name()), " needs ", vm.spec().memory_mib(), " MiB; ", running,
         " VM(s) with engines hold ", committed, " MiB of this host's ", capacity, " MiB (", host_.limits().max_memory_mib(),
         " MiB x memory_overcommit ", overcommit, ")"));
   }
@@ -206,7 +232,9 @@ absl::Status VmLifecycle::AdmitLocked(const v1::Vm& vm) const {
 
 absl::StatusOr<v1::Vm> VmLifecycle::PauseVm(const v1::PauseVmRequest& request) {
   return RunOperation<v1::Vm>(
-      records_, {.method = "PauseVm", .name = request.name(), .request_id = request.request_id(), .op = VmOp::kPause},
+      records_,
+      {.method = "PauseVm", .name = request.name(), .request_id = request.request_id(), .message = &request,
+       .op = VmOp::kPause},
       [&](const v1::Vm* vm) -> absl::StatusOr<Outcome<v1::Vm>> {
         if (auto s = clients_.For(*vm)->Pause(kEngineCallDeadline); !s.ok()) return s.status();
         return Changed(StateChange(*vm, v1::VM_STATE_PAUSED, ""));
@@ -215,7 +243,9 @@ absl::StatusOr<v1::Vm> VmLifecycle::PauseVm(const v1::PauseVmRequest& request) {
 
 absl::StatusOr<v1::Vm> VmLifecycle::ResumeVm(const v1::ResumeVmRequest& request) {
   return RunOperation<v1::Vm>(
-      records_, {.method = "ResumeVm", .name = request.name(), .request_id = request.request_id(), .op = VmOp::kResume},
+      records_,
+      {.method = "ResumeVm", .name = request.name(), .request_id = request.request_id(), .message = &request,
+       .op = VmOp::kResume},
       [&](const v1::Vm* vm) -> absl::StatusOr<Outcome<v1::Vm>> {
         if (auto s = clients_.For(*vm)->Resume(kEngineCallDeadline); !s.ok()) return s.status();
         return Changed(StateChange(*vm, v1::VM_STATE_RUNNING, ""));
@@ -227,6 +257,7 @@ absl::StatusOr<v1::Vm> VmLifecycle::StopVm(const v1::StopVmRequest& request) {
   const OperationRequest op{.method = "StopVm",
                             .name = request.name(),
                             .request_id = request.request_id(),
+                            .message = &request,
                             .op = VmOp::kStop,
                             .done_when = [](const v1::Vm& vm) {
                               return vm.status().state() == v1::VM_STATE_STOPPED ||
@@ -275,12 +306,14 @@ absl::StatusOr<Outcome<v1::Vm>> VmLifecycle::Stop(const v1::Vm& current, const v
 absl::StatusOr<v1::DeleteVmResponse> VmLifecycle::DeleteVm(const v1::DeleteVmRequest& request) {
   std::string runtime_dir;
   absl::StatusOr<v1::DeleteVmResponse> deleted = RunOperation<v1::DeleteVmResponse>(
-      records_, {.method = "DeleteVm", .name = request.name(), .request_id = request.request_id(), .op = VmOp::kDelete},
+      records_,
+      {.method = "DeleteVm", .name = request.name(), .request_id = request.request_id(), .message = &request,
+       .op = VmOp::kDelete},
       [&](const v1::Vm* vm) -> absl::StatusOr<Outcome<v1::DeleteVmResponse>> {
         Outcome<v1::DeleteVmResponse> outcome;
         outcome.mutation.delete_ids.push_back(vm->id());
         outcome.mutation.events.push_back(
-            MakeVmEvent(*vm, v1::EVENT_TYPE_DELETED, v1::VM_STATE_UNSPECIFIED, "", TimeUtil::GetCurrentTime()));
+            MakeVmEvent(*vm, v1::EVENT_TYPE_DELETED, v1::VM_STATE_UNSPECIFIED, "", NowTimestamp()));
         runtime_dir = VmPaths(launcher_.state_dir(), vm->id()).dir;
         return outcome;
       });

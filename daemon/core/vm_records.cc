@@ -5,12 +5,12 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
+#include "backend/rpc/error_details.h"
+#include "backend/rpc/quoted_input.h"
+#include "daemon/core/clock.h"
 
 namespace vmd::daemon {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 // CommitOrSurface's attempts: 10 ms, 20 ms, ... up to about 5 s in all.
 constexpr int kCommitAttempts = 10;
@@ -122,21 +122,32 @@ void VmRecords::CommitOrSurface(Mutation mutation, const std::string& what) {
 }
 
 absl::StatusOr<std::optional<RequestRecord>> VmRecords::Replay(const std::string& request_id, const char* method,
-                                                               const std::string& name) {
+                                                               const std::string& name,
+                                                               const std::string& fingerprint) {
   if (request_id.empty()) return std::nullopt;
   absl::StatusOr<std::optional<RequestRecord>> record = store_->FindRequest(request_id);
   if (!record.ok()) return record.status();
   if (!*record) return std::nullopt;
   if ((*record)->method != method || (*record)->vm_name != name) {
-    return absl::InvalidArgumentError(absl::StrCat("request_id: \"", request_id, "\" was already used for ",
-                                                   (*record)->method, " of vm \"", (*record)->vm_name, "\""));
+    return rpc::InvalidField("request_id",
+                             absl::StrCat(rpc::QuotedInput(request_id), " was already used for ", (*record)->method,
+                                          " of vm ", rpc::QuotedInput((*record)->vm_name)),
+                             rpc::reason::kRequestIdReused);
+  }
+  // Records from before schema 3 have no fingerprint: method and VM decide.
+  if (!(*record)->fingerprint.empty() && (*record)->fingerprint != fingerprint) {
+    return rpc::InvalidField("request_id",
+                             absl::StrCat(rpc::QuotedInput(request_id), " was already used for another ", method,
+                                          " request of vm ", rpc::QuotedInput(name),
+                                          "; a retry must send the same request"),
+                             rpc::reason::kRequestIdReused);
   }
   return record;
 }
 
 Mutation StateChange(const v1::Vm& vm, v1::VmState state, const std::string& message) {
   v1::Vm next = vm;
-  const auto now = TimeUtil::GetCurrentTime();
+  const google::protobuf::Timestamp now = NowTimestamp();
   next.mutable_status()->set_state(state);
   *next.mutable_status()->mutable_state_changed_at() = now;
   Mutation m;

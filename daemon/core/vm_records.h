@@ -61,9 +61,10 @@ class VmRecords {
   void CommitOrSurface(Mutation mutation, const std::string& what);
 
   // The record of `request_id`, if any (answered, or pending). A
-  // request_id used before for another method or VM is INVALID_ARGUMENT.
+  // request_id used before for another method, VM or request (another
+  // `fingerprint`) is INVALID_ARGUMENT.
   absl::StatusOr<std::optional<RequestRecord>> Replay(const std::string& request_id, const char* method,
-                                                      const std::string& name);
+                                                      const std::string& name, const std::string& fingerprint);
 
  private:
   VmRecords(std::unique_ptr<Store> store) : store_(std::move(store)), events_(Store::kRetainedEvents) {}

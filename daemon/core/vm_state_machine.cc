@@ -7,6 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "backend/rpc/error_details.h"
+#include "backend/rpc/quoted_input.h"
 
 namespace vmd::daemon {
 namespace {
@@ -45,13 +47,20 @@ std::string StateName(VmState state) {
   return absl::AsciiStrToLower(name);
 }
 
+absl::Status VmStateError(const std::string& vm_name, VmState state, const std::string& need) {
+  return rpc::PreconditionFailed(
+      rpc::reason::kVmState, "STATE", absl::StrCat("vms/", vm_name),
+      absl::StrCat("vm ", rpc::QuotedInput(vm_name), " is ", StateName(state), "; ", need),
+      {{"vm", vm_name}, {"state", v1::VmState_Name(state)}});
+}
+
 absl::Status CheckOperation(const std::string& vm_name, VmState state, VmOp op) {
   const std::vector<VmState> legal = LegalFrom(op);
   if (std::find(legal.begin(), legal.end(), state) != legal.end()) return absl::OkStatus();
   std::vector<std::string> names;
   for (VmState s : legal) names.push_back(StateName(s));
-  return absl::FailedPreconditionError(absl::StrCat("vm \"", vm_name, "\" is ", StateName(state), "; ",
-                                                    VmOpName(op), " needs state ", absl::StrJoin(names, " or ")));
+  return VmStateError(vm_name, state,
+                      absl::StrCat(VmOpName(op), " needs state ", absl::StrJoin(names, " or ")));
 }
 
 bool HasEngine(VmState state) {

@@ -21,6 +21,12 @@ const char* VmOpName(VmOp op);
 // "running" for VM_STATE_RUNNING.
 std::string StateName(v1::VmState state);
 
+// FAILED_PRECONDITION `vm "NAME" is STATE; NEED`, with a PreconditionFailure
+// (type STATE, subject vms/NAME) and ErrorInfo VM_STATE whose metadata holds
+// the VM and its state (the enum name): the error of any call the VM's
+// current state does not allow.
+absl::Status VmStateError(const std::string& vm_name, v1::VmState state, const std::string& need);
+
 // OK when `op` is legal in `state`; else FAILED_PRECONDITION naming the VM,
 // its state and the states the operation needs.
 absl::Status CheckOperation(const std::string& vm_name, v1::VmState state, VmOp op);

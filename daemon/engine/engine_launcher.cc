@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "backend/rpc/proto_json.h"
+#include "backend/rpc/quoted_input.h"
 #include "daemon/engine/exit_status.h"
 #include "daemon/store/state_dir.h"
 
@@ -55,7 +56,7 @@ absl::StatusOr<SpawnedEngine> EngineLauncher::Spawn(const v1::Vm& vm, const engi
   const EngineCgroups& cgroups = sandbox_.cgroups();
   if (cgroups.placing()) {
     absl::StatusOr<int> fd = cgroups.Create(vm.id(), EngineLimits(vm.spec().memory_mib(), vm.spec().vcpus()));
-    if (!fd.ok()) return absl::InternalError(absl::StrCat("vm \"", vm.spec().name(), "\": ", fd.status().message()));
+    if (!fd.ok()) return absl::InternalError(absl::StrCat("vm ", rpc::QuotedInput(vm.spec().name()), ": ", fd.status().message()));
     options.cgroup_fd = *fd;
     options.cgroup_path = cgroups.PathFor(vm.id());
   }
@@ -64,7 +65,7 @@ absl::StatusOr<SpawnedEngine> EngineLauncher::Spawn(const v1::Vm& vm, const engi
   if (options.cgroup_fd >= 0) close(options.cgroup_fd);
   if (!pid.ok()) {
     if (!options.cgroup_path.empty()) RemoveEngineCgroup(options.cgroup_path);
-    return absl::InternalError(absl::StrCat("vm \"", vm.spec().name(), "\": ", pid.status().message()));
+    return absl::InternalError(absl::StrCat("vm ", rpc::QuotedInput(vm.spec().name()), ": ", pid.status().message()));
   }
   spawned.pid = *pid;
   return spawned;

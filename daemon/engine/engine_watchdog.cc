@@ -4,12 +4,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
+#include "daemon/core/clock.h"
 
 namespace vmd::daemon {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 bool Watched(const v1::Vm& vm) {
   const v1::VmState state = vm.status().state();
@@ -77,7 +75,7 @@ void EngineWatchdog::Observe(const v1::Vm& vm, const absl::Status& answer) {
     if (!answer.ok() && missed >= options_.misses) marked_.insert(vm.id());
     if (answer.ok()) marked_.erase(vm.id());
   }
-  const auto now = TimeUtil::GetCurrentTime();
+  const google::protobuf::Timestamp now = NowTimestamp();
   if (!answer.ok() && missed >= options_.misses && !marked) {
     const std::string reason = absl::StrCat("engine pid ", vm.status().engine_pid(), " has not answered for ", missed,
                                             " checks (", answer.message(), ")");

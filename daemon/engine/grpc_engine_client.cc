@@ -1,6 +1,7 @@
 #include "daemon/engine/grpc_engine_client.h"
 
 #include "absl/strings/str_cat.h"
+#include "backend/rpc/error_details.h"
 #include "backend/rpc/grpc_status.h"
 #include "grpcpp/grpcpp.h"
 
@@ -15,7 +16,7 @@ absl::StatusOr<Response> Call(Method method, const Request& request, std::chrono
   grpc::Status s = method(&ctx, request, &response);
   if (!s.ok()) {
     absl::Status status = rpc::ToAbslStatus(s);
-    return absl::Status(status.code(), absl::StrCat("engine: ", status.message()));
+    return rpc::WithMessage(status, absl::StrCat("engine: ", status.message()));
   }
   return response;
 }

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
+#include "backend/rpc/quoted_input.h"
 
 namespace vmd::daemon {
 namespace {
@@ -22,6 +23,8 @@ constexpr const char* kMigrations[] = {
     "CREATE INDEX requests_by_age ON requests(created_unix);",
     // 2: a request can be recorded as begun (pending) before it is answered.
     "ALTER TABLE requests ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;",
+    // 3: a request's fingerprint, so that a retry with another request is refused.
+    "ALTER TABLE requests ADD COLUMN fingerprint BLOB NOT NULL DEFAULT x'';",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -58,6 +61,7 @@ class Statement {
   int Step() { return sqlite3_step(stmt_); }
   std::string Blob(int col) {
     const void* p = sqlite3_column_blob(stmt_, col);
+    if (p == nullptr) return "";  // an empty blob
     return std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
   }
   int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
@@ -156,13 +160,13 @@ absl::StatusOr<std::vector<v1::Event>> Store::LoadEvents(uint64_t limit) {
 
 absl::StatusOr<std::optional<RequestRecord>> Store::FindRequest(const std::string& request_id) {
   std::lock_guard lock(mu_);
-  Statement q(db_, "SELECT method, vm_name, response, pending FROM requests WHERE request_id = ?");
+  Statement q(db_, "SELECT method, vm_name, response, pending, fingerprint FROM requests WHERE request_id = ?");
   if (!q.ok()) return SqliteError(db_, "looking up a request");
   q.Bind(1, request_id);
   int rc = q.Step();
   if (rc == SQLITE_DONE) return std::nullopt;
   if (rc != SQLITE_ROW) return SqliteError(db_, "looking up a request");
-  return RequestRecord{request_id, q.Blob(0), q.Blob(1), q.Blob(2), q.Int(3) != 0};
+  return RequestRecord{request_id, q.Blob(0), q.Blob(1), q.Blob(2), q.Int(3) != 0, q.Blob(4)};
 }
 
 absl::Status Store::Commit(Mutation& m) {
@@ -201,20 +205,20 @@ absl::Status Store::CommitLocked(Mutation& m) {
   if (m.request) {
     // A new record, or the answer to a pending one of the same method and VM.
     Statement q(db_,
-                "INSERT INTO requests (request_id, method, vm_name, response, created_unix, pending) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(request_id) DO UPDATE SET response = excluded.response, "
+                "INSERT INTO requests (request_id, method, vm_name, response, created_unix, pending, fingerprint) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(request_id) DO UPDATE SET response = excluded.response, "
                 "pending = excluded.pending WHERE requests.pending = 1 AND requests.method = excluded.method AND "
                 "requests.vm_name = excluded.vm_name");
     q.Bind(1, m.request->request_id).Bind(2, m.request->method).Bind(3, m.request->vm_name);
     q.BindBlob(4, m.request->response).Bind(5, static_cast<int64_t>(time(nullptr)));
-    q.Bind(6, int64_t{m.request->pending ? 1 : 0});
+    q.Bind(6, int64_t{m.request->pending ? 1 : 0}).BindBlob(7, m.request->fingerprint);
     int rc = q.Step();
     if (rc == SQLITE_DONE && sqlite3_changes(db_) == 0) {
       // The conflict's WHERE did not match: an answered request.
-      return absl::AlreadyExistsError(absl::StrCat("request_id ", m.request->request_id, " is already recorded"));
+      return absl::AlreadyExistsError(absl::StrCat("request_id ", rpc::QuotedInput(m.request->request_id), " is already recorded"));
     }
     if (rc == SQLITE_CONSTRAINT) {
-      return absl::AlreadyExistsError(absl::StrCat("request_id ", m.request->request_id, " is already recorded"));
+      return absl::AlreadyExistsError(absl::StrCat("request_id ", rpc::QuotedInput(m.request->request_id), " is already recorded"));
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "recording the request");
   }

@@ -28,6 +28,9 @@ struct RequestRecord {
   // Begun but not answered: the operation recorded its intent (a start
   // that spawns an engine) and vmd may have died before it finished.
   bool pending = false;
+  // RequestFingerprint of the request (request_fingerprint.h): a retry must
+  // send the same request. Empty in records older than schema 3.
+  std::string fingerprint;
 };
 
 struct Mutation {
@@ -39,7 +42,7 @@ struct Mutation {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   // Events older than the newest kRetainedEvents are pruned.
   static constexpr uint64_t kRetainedEvents = 10000;
   // Request records are kept this long; a retry after that runs again.

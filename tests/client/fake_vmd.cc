@@ -105,6 +105,8 @@ class FakeVmService final : public v1::VmService::Service {
     if (start + page_size < matching.size()) {
       response->set_next_page_token(absl::StrCat(start + page_size));
     }
+    // Grows with each page, so a client can tell which page's it kept.
+    response->set_head_sequence(100 + state_->list_requests.size());
     if (!state_->stuck_page_token.empty()) {
       response->set_next_page_token(state_->stuck_page_token);
     }

@@ -168,6 +168,18 @@ TEST(RenderVmTest, KeyValueLines) {
             "started:    2023-11-14T22:14:20Z\n");
 }
 
+// The profile the engine reported (VmStatus.sim_profile) wins over the
+// spec's, which is empty when the VM asked for the default.
+TEST(RenderVmTest, SimProfileIsTheOneInUse) {
+  v1::Vm vm = TestVm();
+  vm.mutable_status()->set_backend(v1::BACKEND_SIM);
+  vm.mutable_status()->set_sim_profile("intel-icelake-server");
+  EXPECT_THAT(RenderVm(vm), HasSubstr("\nsim profile: intel-icelake-server\n"));
+  vm.mutable_spec()->set_sim_profile("amd-zen4");
+  vm.mutable_status()->clear_sim_profile();
+  EXPECT_THAT(RenderVm(vm), HasSubstr("\nsim profile: amd-zen4\n"));
+}
+
 TEST(RenderVmTest, CrashedVmShowsErrorExitAndRegisters) {
   v1::Vm vm = TestVm();
   vm.mutable_spec()->clear_labels();
@@ -331,7 +343,8 @@ TEST(ToJsonTest, EmptyListKeepsItsKeys) {
   absl::StatusOr<std::string> json =
       ToJson(v1::ListVmsResponse(), JsonStyle::kLine);
   ASSERT_TRUE(json.ok()) << json.status();
-  EXPECT_EQ(*json, "{\"vms\":[],\"nextPageToken\":\"\"}\n");
+  EXPECT_EQ(*json,
+            "{\"vms\":[],\"nextPageToken\":\"\",\"headSequence\":\"0\"}\n");
 }
 
 }  // namespace

@@ -151,8 +151,9 @@ TEST_F(VmctlTest, CreateDefaults) {
   ASSERT_EQ(fake_.state().create_requests.size(), 1u);
   const v1::CreateVmRequest& request = fake_.state().create_requests[0];
   EXPECT_EQ(request.spec().name(), "c");
-  EXPECT_EQ(request.spec().vcpus(), 1u);
-  EXPECT_EQ(request.spec().memory_mib(), 128u);
+  // Unset, so that vmd applies its defaults (vm.proto).
+  EXPECT_EQ(request.spec().vcpus(), 0u);
+  EXPECT_EQ(request.spec().memory_mib(), 0u);
   EXPECT_EQ(request.spec().backend(), v1::BACKEND_AUTO);
   EXPECT_EQ(request.spec().workload(), "");
   EXPECT_EQ(request.request_id(), "");
@@ -182,6 +183,30 @@ TEST_F(VmctlTest, UsageErrorsExitTwoAndSendNothing) {
             "vmctl: --label: label \"k\" must be key=value\n");
   EXPECT_EQ(Run({"create", "c", "--label", "a=1", "--label", "a=2"}).err,
             "vmctl: label key \"a\" given twice (\"1\" and \"2\")\n");
+}
+
+// Numbers that do not fit their flag are refused, naming the flag and the
+// rule, instead of wrapping ("-1" as 2^64-1) or being cut (2^64).
+TEST_F(VmctlTest, NumbersOutOfTheirFlagsRangeAreUsageErrors) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"create", "c", "--memory-mib", "-1"},
+       "vmctl: --memory-mib: must be a whole number 0..18446744073709551615, got \"-1\"\n"},
+      {{"create", "c", "--vcpus", "-2"}, "vmctl: --vcpus: must be a whole number 0..4294967295, got \"-2\"\n"},
+      {{"create", "c", "--vcpus", "4294967296"}, "vmctl: --vcpus: must be at most 4294967295, got 4294967296\n"},
+      {{"console", "a", "--offset", "-5"},
+       "vmctl: --offset: must be a whole number 0..18446744073709551615, got \"-5\"\n"},
+      {{"events", "--after", "18446744073709551616"},
+       "vmctl: --after: must be at most 18446744073709551615, got 18446744073709551616\n"},
+      {{"stop", "a", "--timeout-ms", "-1"}, "vmctl: --timeout-ms: must be a whole number 0..4294967295, got \"-1\"\n"},
+  };
+  for (const auto& [args, message] : bad) {
+    Result r = Run(args);
+    ::vmd::testing::ExpectUsageError(r, absl::StrJoin(args, " "));
+    EXPECT_EQ(r.err, message);
+  }
+  EXPECT_EQ(CreateCalls(), 0);
+  // The largest values still pass.
+  EXPECT_EQ(Run({"create", "c", "--vcpus", "4294967295", "--memory-mib", "18446744073709551615"}).exit_status, 0);
 }
 
 TEST_F(VmctlTest, HelpGoesToStdoutWithExitZero) {

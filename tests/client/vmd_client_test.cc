@@ -360,9 +360,12 @@ TEST_F(VmdClientTest, ListAllVmsFollowsEveryPage) {
   }
   v1::ListVmsRequest request;
   request.set_page_size(2);
-  absl::StatusOr<std::vector<v1::Vm>> vms = client_.ListAllVms(request);
+  uint64_t head_sequence = 0;
+  absl::StatusOr<std::vector<v1::Vm>> vms =
+      client_.ListAllVms(request, CallOptions{}, &head_sequence);
   ASSERT_TRUE(vms.ok()) << vms.status();
   EXPECT_THAT(Names(*vms), ElementsAre("a", "b", "c", "d", "e"));
+  EXPECT_EQ(head_sequence, 101u) << "the first page's: nothing after it is missed";
 
   absl::MutexLock lock(&fake_.state().mu);
   ASSERT_EQ(fake_.state().list_requests.size(), 3u);

@@ -62,9 +62,16 @@ TEST(MsrHandlersTest, CreateRefusesUnsortedOrUnset) {
   EXPECT_FALSE(
       MsrHandlers::Create({Handler(0x40, v1::MsrHandler::READ_SOURCE_UNSPECIFIED, v1::MsrHandler::WRITE_ACTION_GP)}, {})
           .ok());
-  EXPECT_FALSE(
-      MsrHandlers::Create({Handler(0x40, v1::MsrHandler::READ_SOURCE_GP, v1::MsrHandler::WRITE_ACTION_UNSPECIFIED)}, {})
-          .ok());
+}
+
+// msr.proto: an unset write action means GP.
+TEST(MsrHandlersTest, UnsetWriteMeansGp) {
+  auto handlers =
+      MsrHandlers::Create({Handler(0x40, v1::MsrHandler::READ_SOURCE_CONSTANT, v1::MsrHandler::WRITE_ACTION_UNSPECIFIED)}, {});
+  ASSERT_TRUE(handlers.ok()) << handlers.status();
+  EXPECT_EQ((*handlers)->Write(0, 1), MsrAccessResult::Gp());
+  EXPECT_EQ(EffectiveWriteAction(v1::MsrHandler::WRITE_ACTION_UNSPECIFIED), v1::MsrHandler::WRITE_ACTION_GP);
+  EXPECT_EQ(EffectiveWriteAction(v1::MsrHandler::WRITE_ACTION_STORE), v1::MsrHandler::WRITE_ACTION_STORE);
 }
 
 TEST(MsrHandlersTest, CarryOverKeepsStoredValues) {

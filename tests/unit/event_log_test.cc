@@ -4,6 +4,8 @@
 
 #include <thread>
 
+#include "backend/rpc/error_details.h"
+
 namespace vmd::daemon {
 namespace {
 
@@ -55,7 +57,15 @@ TEST(EventLogTest, OutOfRangeWhenEventsWereDropped) {
   EventLog log(3);
   for (uint64_t i = 1; i <= 10; ++i) log.Publish(Ev(i, "a"));
   std::vector<v1::Event> out;
-  EXPECT_EQ(log.Read(2, "", milliseconds(0), &out).status().code(), absl::StatusCode::kOutOfRange);
+  absl::Status gone = log.Read(2, "", milliseconds(0), &out).status();
+  EXPECT_EQ(gone.code(), absl::StatusCode::kOutOfRange);
+  // Where to resume, for programs (the message says it for people).
+  std::optional<google::rpc::ErrorInfo> info = rpc::GetDetail<google::rpc::ErrorInfo>(gone);
+  ASSERT_TRUE(info.has_value()) << gone;
+  EXPECT_EQ(info->reason(), "EVENTS_NOT_RETAINED");
+  EXPECT_EQ(info->domain(), "vmd.dev");
+  EXPECT_EQ(info->metadata().at("resume_sequence"), "10");
+  EXPECT_EQ(info->metadata().at("oldest_retained_sequence"), "8");
   // Just before the retained window is fine: nothing is missed.
   auto next = log.Read(7, "", milliseconds(0), &out);
   ASSERT_TRUE(next.ok());
@@ -71,6 +81,24 @@ TEST(EventLogTest, ZeroMeansFromTheOldestRetainedOnABusyLog) {
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out.front().sequence(), 8u);
   EXPECT_EQ(*next, 10u);
+}
+
+TEST(EventLogTest, CloseWakesAWaitingReadAtOnce) {
+  EventLog log(10);
+  log.Publish(Ev(1, "a"));
+  std::thread closer([&] {
+    std::this_thread::sleep_for(milliseconds(50));
+    log.Close();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<v1::Event> out;
+  auto next = log.Read(1, "", milliseconds(10000), &out);
+  closer.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(5000));
+  ASSERT_TRUE(next.ok());
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(log.closed());
+  EXPECT_EQ(log.last_sequence(), 1u);
 }
 
 }  // namespace

@@ -144,6 +144,37 @@ TEST_F(StoreTest, ReopenAfterACrashInTheMiddleOfATransaction) {
   EXPECT_EQ(m.events[0].sequence(), 2u);
 }
 
+// Schema 3 adds the request fingerprint: a record written by a schema 2 vmd
+// migrates with an empty one, and a new record keeps its own.
+TEST_F(StoreTest, MigratesRequestsToCarryAFingerprint) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE vms (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, vm BLOB NOT NULL);"
+                         "CREATE TABLE events (seq INTEGER PRIMARY KEY, event BLOB NOT NULL);"
+                         "CREATE TABLE requests (request_id TEXT PRIMARY KEY, method TEXT NOT NULL, vm_name TEXT "
+                         "NOT NULL, response BLOB NOT NULL, created_unix INTEGER NOT NULL);"
+                         "CREATE INDEX requests_by_age ON requests(created_unix);"
+                         "ALTER TABLE requests ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
+                         "INSERT INTO requests VALUES ('old', 'StartVm', 'a', x'', 0, 0);"
+                         "PRAGMA user_version=2;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = Store::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->schema_version(), 3);
+  auto old = (*store)->FindRequest("old");
+  ASSERT_TRUE(old.ok() && old->has_value());
+  EXPECT_EQ((*old)->fingerprint, "");
+  Mutation m;
+  m.request = RequestRecord{"new", "StopVm", "a", "answer", false, std::string("\x01\x02\0\x03", 4)};
+  ASSERT_TRUE((*store)->Commit(m).ok());
+  auto fresh = (*store)->FindRequest("new");
+  ASSERT_TRUE(fresh.ok() && fresh->has_value());
+  EXPECT_EQ((*fresh)->fingerprint, std::string("\x01\x02\0\x03", 4));
+}
+
 TEST_F(StoreTest, RefusesANewerSchema) {
   { ASSERT_TRUE(Store::Open(path_).ok()); }
   sqlite3* db = nullptr;
