@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
   uint32_t heartbeat_ms = 1000;
   bool no_sandbox = false;
   std::string engine_cgroup_parent;
+  vmd::daemon::StreamOptions streams;
+  uint32_t stream_stall_seconds = 30;
   app.add_option("--state-dir", state_dir, "state directory (SQLite store, VM runtime dirs)")->capture_default_str();
   app.add_option("--listen", listen, "API address, unix:PATH")->capture_default_str();
   app.add_option("--engine", engine_path, "path of vmd-engine (default: next to vmd, else on $PATH)");
@@ -91,7 +93,19 @@ int main(int argc, char** argv) {
                "environment): for debugging");
   app.add_option("--engine-cgroup-parent", engine_cgroup_parent,
                  "cgroup v2 directory under which each engine gets <vm id> (default: <vmd's cgroup>/vmd-engines)");
+  app.add_option("--max-streams", streams.max_streams, "WatchEvents and StreamConsole streams open at once, in all")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--max-streams-per-client", streams.max_streams_per_client,
+                 "streams one client (one host; every unix-socket client together) may have open")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--stream-stall-seconds", stream_stall_seconds,
+                 "a stream whose client takes nothing for this long ends with RESOURCE_EXHAUSTED and where to resume")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 86400u));
   CLI11_PARSE(app, argc, argv);
+  streams.pump.stall_timeout = std::chrono::seconds(stream_stall_seconds);
 
   // SIGTERM and SIGINT are taken by one thread with sigwait (below). Block
   // them before any thread exists, so that every thread inherits the mask and
@@ -139,7 +153,7 @@ int main(int argc, char** argv) {
       *host);
   if (!core.ok()) return Fail(std::string(core.status().message()));
 
-  vmd::daemon::VmServiceImpl vm_service((*core)->lifecycle(), (*core)->records().events());
+  vmd::daemon::VmServiceImpl vm_service((*core)->lifecycle(), (*core)->records().events(), streams);
   vmd::daemon::HostServiceImpl host_service(*host);
   vmd::daemon::ProbeServiceImpl probe_service((*core)->probes());
   vmd::daemon::MsrServiceImpl msr_service((*core)->msr());

@@ -33,6 +33,8 @@ inline constexpr absl::string_view kWorkload = "WORKLOAD";
 inline constexpr absl::string_view kBackendUnusable = "BACKEND_UNUSABLE";
 inline constexpr absl::string_view kEventsNotRetained = "EVENTS_NOT_RETAINED";
 inline constexpr absl::string_view kShuttingDown = "SHUTTING_DOWN";
+inline constexpr absl::string_view kStreamLimit = "STREAM_LIMIT";
+inline constexpr absl::string_view kStreamStalled = "STREAM_STALLED";
 }  // namespace reason
 
 // "type.googleapis.com/<full name>", the key of a detail's payload.

@@ -5,23 +5,20 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <functional>
 
 namespace vmd::daemon {
 
-// One watched directory, shared by its followers: a generation that counts
-// changes, and the condition they wait on.
+// One watched directory, shared by its followers' callbacks.
 struct DirWatch::Entry {
   std::string dir;
   int wd = -1;
-  int users = 0;
-  uint64_t generation = 0;
-  std::condition_variable changed;
+  std::map<uint64_t, std::function<void()>> followers;
 };
 
 namespace {
@@ -33,13 +30,15 @@ class InotifyHub {
     return *hub;
   }
 
-  // The entry of `dir`, or null when inotify cannot watch it.
-  std::shared_ptr<DirWatch::Entry> Watch(const std::string& dir) {
+  // The entry of `dir` with `on_change` added as follower `*id`, or null
+  // when inotify cannot watch it.
+  std::shared_ptr<DirWatch::Entry> Watch(const std::string& dir, std::function<void()> on_change, uint64_t* id) {
     std::lock_guard lock(mu_);
     if (fd_ < 0) return nullptr;
+    *id = next_id_++;
     for (auto& [wd, entry] : entries_) {
       if (entry->dir == dir) {
-        ++entry->users;
+        entry->followers[*id] = std::move(on_change);
         return entry;
       }
     }
@@ -51,28 +50,18 @@ class InotifyHub {
     auto entry = std::make_shared<DirWatch::Entry>();
     entry->dir = dir;
     entry->wd = wd;
-    entry->users = 1;
+    entry->followers[*id] = std::move(on_change);
     entries_[wd] = entry;
     return entry;
   }
 
-  void Unwatch(const std::shared_ptr<DirWatch::Entry>& entry) {
+  // Callbacks run under mu_: once this returns, `id`'s runs no more.
+  void Unwatch(const std::shared_ptr<DirWatch::Entry>& entry, uint64_t id) {
     std::lock_guard lock(mu_);
-    if (--entry->users > 0) return;
+    entry->followers.erase(id);
+    if (!entry->followers.empty()) return;
     inotify_rm_watch(fd_, entry->wd);
     entries_.erase(entry->wd);
-  }
-
-  // Waits for `entry` to pass generation `*seen`, up to `timeout`.
-  void Wait(DirWatch::Entry& entry, uint64_t* seen, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    entry.changed.wait_for(lock, timeout, [&] { return entry.generation != *seen; });
-    *seen = entry.generation;
-  }
-
-  uint64_t Generation(const DirWatch::Entry& entry) {
-    std::lock_guard lock(mu_);
-    return entry.generation;
   }
 
  private:
@@ -101,8 +90,7 @@ class InotifyHub {
       for (ssize_t off = 0; off < n;) {
         const auto* event = reinterpret_cast<const inotify_event*>(buf + off);
         if (auto it = entries_.find(event->wd); it != entries_.end()) {
-          ++it->second->generation;
-          it->second->changed.notify_all();
+          for (auto& [id, on_change] : it->second->followers) on_change();
         }
         off += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
       }
@@ -113,24 +101,18 @@ class InotifyHub {
   int fd_ = -1;
   bool warned_ = false;
   std::map<int, std::shared_ptr<DirWatch::Entry>> entries_;  // by watch descriptor
+  uint64_t next_id_ = 1;
 };
 
 }  // namespace
 
-DirWatch::DirWatch(const std::string& dir) : entry_(InotifyHub::Get().Watch(dir)) {
-  if (entry_) seen_ = InotifyHub::Get().Generation(*entry_);
+DirWatch::DirWatch(const std::string& dir, std::function<void()> on_change) {
+  // In the body: id_'s initializer would overwrite what Watch stores in it.
+  entry_ = InotifyHub::Get().Watch(dir, std::move(on_change), &id_);
 }
 
 DirWatch::~DirWatch() {
-  if (entry_) InotifyHub::Get().Unwatch(entry_);
-}
-
-void DirWatch::Wait(std::chrono::milliseconds timeout) {
-  if (!entry_) {
-    std::this_thread::sleep_for(timeout);
-    return;
-  }
-  InotifyHub::Get().Wait(*entry_, &seen_, timeout);
+  if (entry_) InotifyHub::Get().Unwatch(entry_, id_);
 }
 
 }  // namespace vmd::daemon

@@ -1,23 +1,12 @@
 #include "daemon/api/vm_service.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <filesystem>
-
 #include "backend/rpc/error_details.h"
-#include "daemon/api/dir_watch.h"
+#include "daemon/api/console_stream.h"
+#include "daemon/api/event_stream.h"
 #include "daemon/core/validation.h"
 
 namespace vmd::daemon {
 namespace {
-
-using std::chrono::milliseconds;
-
-// Streams check for a cancelled client at least this often.
-constexpr milliseconds kStreamPoll{200};
-constexpr size_t kConsoleChunk = 64 * 1024;
 
 grpc::Status ShuttingDown() {
   return ToGrpcStatus(rpc::WithErrorInfo(absl::UnavailableError("vmd is shutting down; reconnect"),
@@ -26,10 +15,7 @@ grpc::Status ShuttingDown() {
 
 }  // namespace
 
-void VmServiceImpl::EndStreams() {
-  ending_ = true;
-  events_.Close();
-}
+void VmServiceImpl::EndStreams() { pump_.EndAll(ShuttingDown()); }
 
 grpc::Status VmServiceImpl::CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* req, v1::Vm* resp) {
   return Answer(lifecycle_.CreateVm(*req), resp);
@@ -63,54 +49,28 @@ grpc::Status VmServiceImpl::DeleteVm(grpc::ServerContext*, const v1::DeleteVmReq
   return Answer(lifecycle_.DeleteVm(*req), resp);
 }
 
-grpc::Status VmServiceImpl::WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest* req,
-                                        grpc::ServerWriter<v1::Event>* writer) {
+grpc::ServerWriteReactor<v1::Event>* VmServiceImpl::WatchEvents(grpc::CallbackServerContext* ctx,
+                                                                const v1::WatchEventsRequest* req) {
   if (!req->vm_name().empty()) {
-    if (absl::Status s = ValidateName("vm_name", req->vm_name()); !s.ok()) return ToGrpcStatus(s);
-  }
-  uint64_t after = req->after_sequence();
-  std::vector<v1::Event> batch;
-  while (!Ending(ctx)) {
-    batch.clear();
-    absl::StatusOr<uint64_t> next = events_.Read(after, req->vm_name(), kStreamPoll, &batch);
-    if (!next.ok()) return ToGrpcStatus(next.status());
-    for (const v1::Event& e : batch) {
-      if (!writer->Write(e)) return grpc::Status::OK;  // the client went away
+    if (absl::Status s = ValidateName("vm_name", req->vm_name()); !s.ok()) {
+      return RefusedStream<v1::Event>(ToGrpcStatus(s));
     }
-    after = *next;
   }
-  return ending_ ? ShuttingDown() : grpc::Status::OK;
+  absl::StatusOr<StreamLimits::Slot> slot = limits_.Acquire(ctx->peer());
+  if (!slot.ok()) return RefusedStream<v1::Event>(ToGrpcStatus(slot.status()));
+  return StreamWriter<v1::Event>::Open<EventStream>(ctx, pump_, *std::move(slot), events_, req->after_sequence(),
+                                                    req->vm_name());
 }
 
-grpc::Status VmServiceImpl::StreamConsole(grpc::ServerContext* ctx, const v1::StreamConsoleRequest* req,
-                                          grpc::ServerWriter<v1::ConsoleChunk>* writer) {
+grpc::ServerWriteReactor<v1::ConsoleChunk>* VmServiceImpl::StreamConsole(grpc::CallbackServerContext* ctx,
+                                                                         const v1::StreamConsoleRequest* req) {
   absl::StatusOr<v1::Vm> vm = lifecycle_.GetVm(req->name());
-  if (!vm.ok()) return ToGrpcStatus(vm.status());
-  const std::string path = lifecycle_.ConsolePath(*vm);
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  DirWatch changes(std::filesystem::path(path).parent_path().string());
-  uint64_t offset = req->offset();
-  std::string buf(kConsoleChunk, '\0');
-  int fd = -1;
-  while (!Ending(ctx)) {
-    if (fd < 0) fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);  // absent until the VM first starts
-    ssize_t n = fd < 0 ? 0 : pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
-    if (n > 0) {
-      v1::ConsoleChunk chunk;
-      chunk.set_offset(offset);
-      chunk.set_data(buf.data(), static_cast<size_t>(n));
-      if (!writer->Write(chunk)) break;
-      offset += static_cast<uint64_t>(n);
-      continue;
-    }
-    if (!req->follow()) break;
-    // A deleted VM has no more output to follow.
-    if (!lifecycle_.GetVm(req->name()).ok()) break;
-    changes.Wait(kStreamPoll);
-  }
-  if (fd >= 0) close(fd);
-  return ending_ ? ShuttingDown() : grpc::Status::OK;
+  if (!vm.ok()) return RefusedStream<v1::ConsoleChunk>(ToGrpcStatus(vm.status()));
+  absl::StatusOr<StreamLimits::Slot> slot = limits_.Acquire(ctx->peer());
+  if (!slot.ok()) return RefusedStream<v1::ConsoleChunk>(ToGrpcStatus(slot.status()));
+  return StreamWriter<v1::ConsoleChunk>::Open<ConsoleStream>(ctx, pump_, *std::move(slot), lifecycle_, req->name(),
+                                                             lifecycle_.ConsolePath(*vm), req->offset(),
+                                                             req->follow());
 }
 
 }  // namespace vmd::daemon

@@ -8,11 +8,25 @@
 namespace vmd::daemon {
 
 void EventLog::Publish(const v1::Event& event) {
-  std::lock_guard lock(mu_);
-  events_.push_back(event);
-  if (events_.size() > capacity_) events_.pop_front();
-  last_sequence_ = event.sequence();
-  cv_.notify_all();
+  {
+    std::lock_guard lock(mu_);
+    events_.push_back(event);
+    if (events_.size() > capacity_) events_.pop_front();
+    last_sequence_ = event.sequence();
+  }
+  std::lock_guard lock(subscribers_mu_);
+  for (auto& [id, on_publish] : subscribers_) on_publish();
+}
+
+uint64_t EventLog::Subscribe(std::function<void()> on_publish) {
+  std::lock_guard lock(subscribers_mu_);
+  subscribers_[next_subscriber_] = std::move(on_publish);
+  return next_subscriber_++;
+}
+
+void EventLog::Unsubscribe(uint64_t id) {
+  std::lock_guard lock(subscribers_mu_);
+  subscribers_.erase(id);
 }
 
 v1::Event MakeVmEvent(const v1::Vm& vm, v1::EventType type, v1::VmState new_state, std::string message,
@@ -28,10 +42,9 @@ v1::Event MakeVmEvent(const v1::Vm& vm, v1::EventType type, v1::VmState new_stat
   return e;
 }
 
-absl::StatusOr<uint64_t> EventLog::Read(uint64_t after_sequence, const std::string& vm_name,
-                                        std::chrono::milliseconds timeout, std::vector<v1::Event>* out) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return closed_ || last_sequence_ > after_sequence; });
+absl::StatusOr<uint64_t> EventLog::Read(uint64_t after_sequence, const std::string& vm_name, size_t max_events,
+                                        std::vector<v1::Event>* out) {
+  std::lock_guard lock(mu_);
   // Sequences are contiguous, so a gap before the oldest retained event means
   // the watcher has missed events -- unless it asked for all retained (0).
   if (after_sequence != 0 && !events_.empty() && after_sequence + 1 < events_.front().sequence()) {
@@ -46,8 +59,12 @@ absl::StatusOr<uint64_t> EventLog::Read(uint64_t after_sequence, const std::stri
   auto first = std::upper_bound(events_.begin(), events_.end(), after_sequence,
                                 [](uint64_t seq, const v1::Event& e) { return seq < e.sequence(); });
   uint64_t cursor = after_sequence;
-  for (auto it = first; it != events_.end(); ++it) {
-    if (vm_name.empty() || it->vm_name() == vm_name) out->push_back(*it);
+  size_t taken = 0;
+  for (auto it = first; it != events_.end() && taken < max_events; ++it) {
+    if (vm_name.empty() || it->vm_name() == vm_name) {
+      out->push_back(*it);
+      ++taken;
+    }
     cursor = it->sequence();
   }
   return cursor;
@@ -56,17 +73,6 @@ absl::StatusOr<uint64_t> EventLog::Read(uint64_t after_sequence, const std::stri
 uint64_t EventLog::last_sequence() const {
   std::lock_guard lock(mu_);
   return last_sequence_;
-}
-
-void EventLog::Close() {
-  std::lock_guard lock(mu_);
-  closed_ = true;
-  cv_.notify_all();
-}
-
-bool EventLog::closed() const {
-  std::lock_guard lock(mu_);
-  return closed_;
 }
 
 }  // namespace vmd::daemon

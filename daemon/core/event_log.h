@@ -4,10 +4,10 @@
 #ifndef VMD_DAEMON_CORE_EVENT_LOG_H_
 #define VMD_DAEMON_CORE_EVENT_LOG_H_
 
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -29,29 +29,32 @@ class EventLog {
   // Events must come in increasing sequence order.
   void Publish(const v1::Event& event);
 
-  // Appends to `out` the events after `after_sequence` (of `vm_name` only,
-  // when set), waiting up to `timeout` when there are none yet. Returns the
-  // cursor to read from next: the last sequence examined, filtered or not.
-  // 0 means from the oldest retained. OUT_OF_RANGE when events after
+  // Appends to `out` at most `max_events` of the events after
+  // `after_sequence` (of `vm_name` only, when set), without waiting. Returns
+  // the cursor to read from next: the last sequence examined, filtered or
+  // not. 0 means from the oldest retained. OUT_OF_RANGE when events after
   // `after_sequence` (not 0) are no longer retained.
-  absl::StatusOr<uint64_t> Read(uint64_t after_sequence, const std::string& vm_name,
-                                std::chrono::milliseconds timeout, std::vector<v1::Event>* out);
+  absl::StatusOr<uint64_t> Read(uint64_t after_sequence, const std::string& vm_name, size_t max_events,
+                                std::vector<v1::Event>* out);
+
+  // `on_publish` runs after every Publish, on the publisher's thread, so it
+  // must be quick (a stream just schedules itself). Once Unsubscribe
+  // returns, it runs no more.
+  uint64_t Subscribe(std::function<void()> on_publish);
+  void Unsubscribe(uint64_t id);
 
   // The sequence of the newest event published (0 when none).
   uint64_t last_sequence() const;
 
-  // For shutdown: wakes every Read that waits, and makes later ones return
-  // at once with what there is; watchers then see closed() and end.
-  void Close();
-  bool closed() const;
-
  private:
   const size_t capacity_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<v1::Event> events_;
   uint64_t last_sequence_ = 0;
-  bool closed_ = false;
+
+  std::mutex subscribers_mu_;  // held while they run: never with mu_
+  std::map<uint64_t, std::function<void()>> subscribers_;
+  uint64_t next_subscriber_ = 1;
 };
 
 }  // namespace vmd::daemon

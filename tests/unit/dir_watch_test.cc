@@ -1,12 +1,15 @@
-// Console follow wake-ups: every watch shares one inotify instance, and a
-// write wakes a waiting follower at once.
+// Console follow wake-ups: every watch shares one inotify instance, a write
+// calls every follower of its directory, and a destroyed watch is called no
+// more.
 #include "daemon/api/dir_watch.h"
 
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
-#include <thread>
+#include <mutex>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -28,29 +31,43 @@ TEST(DirWatchTest, AllWatchesShareOneInotifyInstance) {
   std::filesystem::create_directories(a);
   std::filesystem::create_directories(b);
   std::vector<std::unique_ptr<DirWatch>> watches;
-  for (int i = 0; i < 20; ++i) watches.push_back(std::make_unique<DirWatch>(i % 2 ? a : b));
+  for (int i = 0; i < 20; ++i) watches.push_back(std::make_unique<DirWatch>(i % 2 ? a : b, [] {}));
   ASSERT_TRUE(watches.front()->notified()) << "inotify is unavailable here";
   EXPECT_EQ(InotifyInstances(), 1);
 }
 
-TEST(DirWatchTest, AWriteWakesAWaitingFollower) {
+TEST(DirWatchTest, AWriteCallsEveryFollowerUntilItsWatchIsGone) {
   const std::string dir = ::testing::TempDir() + "/dirwatch-w";
   std::filesystem::create_directories(dir);
-  DirWatch watch(dir);
-  ASSERT_TRUE(watch.notified());
-  std::thread writer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::ofstream(dir + "/console.log", std::ios::app) << "line\n";
+  // The file exists before the watches, so each write below is one event.
+  std::ofstream(dir + "/console.log", std::ios::trunc).flush();
+  std::mutex mu;
+  std::condition_variable cv;
+  int first = 0;
+  std::atomic<int> second = 0;
+  // Called in the order they watch: `other` before `watch`.
+  auto other = std::make_unique<DirWatch>(dir, [&] { ++second; });
+  DirWatch watch(dir, [&] {
+    std::lock_guard lock(mu);
+    ++first;
+    cv.notify_all();
   });
-  const auto start = std::chrono::steady_clock::now();
-  watch.Wait(std::chrono::seconds(20));
-  writer.join();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "woken by the write, not the timeout";
-  // A change made before Wait is not lost either.
+  ASSERT_TRUE(watch.notified());
+  std::ofstream(dir + "/console.log", std::ios::app) << "line\n";
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return first > 0; })) << "no call for a write";
+  }
+  EXPECT_GT(second.load(), 0) << "both followers of the directory are called";
+  other.reset();
+  const int second_before = second.load();
+  const int first_before = first;
   std::ofstream(dir + "/console.log", std::ios::app) << "more\n";
-  const auto again = std::chrono::steady_clock::now();
-  watch.Wait(std::chrono::seconds(20));
-  EXPECT_LT(std::chrono::steady_clock::now() - again, std::chrono::seconds(10));
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return first > first_before; }));
+  }
+  EXPECT_EQ(second.load(), second_before) << "a destroyed watch is not called";
 }
 
 }  // namespace
