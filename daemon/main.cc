@@ -198,9 +198,17 @@ int main(int argc, char** argv) {
     sigwait(&term, &sig);
     std::cerr << "vmd: signal " << sig << ", shutting down (engines keep running)\n";
     // Streams never end by themselves: end them, so that Shutdown returns
-    // as soon as unary calls are answered (they get up to 2 s).
-    vm_service.EndStreams();
+    // as soon as unary calls are answered (they get up to 2 s). Shutdown
+    // first tells every connection it is going away (GOAWAY and its ping);
+    // the streams end just after, so that their clients, still reading,
+    // answer it -- a connection whose client has stopped polling is waited
+    // for until the deadline.
+    std::thread ender([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      vm_service.EndStreams();
+    });
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    ender.join();
   }).detach();
   server->Wait();
   fs::remove(socket_path, ec);

@@ -54,6 +54,13 @@ const std::initializer_list<int> kSyscalls = {
     SCMP_SYS(getpid), SCMP_SYS(restart_syscall),
 };
 
+#ifdef VMD_SANITIZER_RUNTIME
+// Only in the sanitizer build (CI's, never one users run): the runtime's own
+// syscalls. UBSan's vptr check tests that memory is readable by writing it
+// to a pipe; ASan gives each new thread an alternate signal stack.
+const std::initializer_list<int> kSanitizerSyscalls = {SCMP_SYS(pipe2), SCMP_SYS(sigaltstack), SCMP_SYS(gettid), SCMP_SYS(sched_getaffinity)};
+#endif
+
 // ioctl: only these request numbers, on any fd (a filter cannot tell a KVM
 // fd from another); nothing but KVM's.
 const std::initializer_list<unsigned long> kIoctls = {
@@ -80,6 +87,11 @@ absl::Status AddRules(scmp_filter_ctx ctx) {
   for (int nr : kSyscalls) {
     if (int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0); rc != 0) return Failed(rc, absl::StrCat("syscall ", nr));
   }
+#ifdef VMD_SANITIZER_RUNTIME
+  for (int nr : kSanitizerSyscalls) {
+    if (int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0); rc != 0) return Failed(rc, absl::StrCat("syscall ", nr));
+  }
+#endif
   // ioctl's request is an unsigned int in the kernel (the upper half of
   // the register is not looked at): compare 32 bits.
   for (unsigned long request : kIoctls) {

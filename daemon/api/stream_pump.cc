@@ -39,8 +39,11 @@ bool StreamPump::Register(const std::shared_ptr<PumpedStream>& stream) {
 }
 
 void StreamPump::Unregister(const PumpedStream* stream) {
-  std::lock_guard lock(mu_);
-  streams_.erase(stream);
+  {
+    std::lock_guard lock(mu_);
+    streams_.erase(stream);
+  }
+  gone_cv_.notify_all();
 }
 
 void StreamPump::Wake(const std::weak_ptr<PumpedStream>& weak) {
@@ -55,7 +58,7 @@ void StreamPump::Wake(const std::weak_ptr<PumpedStream>& weak) {
   // pump lock held.
 }
 
-void StreamPump::EndAll(const grpc::Status& status) {
+void StreamPump::EndAll(const grpc::Status& status, std::chrono::milliseconds wait) {
   std::vector<std::weak_ptr<PumpedStream>> all;
   {
     std::lock_guard lock(mu_);
@@ -66,6 +69,9 @@ void StreamPump::EndAll(const grpc::Status& status) {
   for (auto& weak : all) {
     if (std::shared_ptr<PumpedStream> stream = weak.lock()) stream->End(status);
   }
+  all.clear();
+  std::unique_lock lock(mu_);
+  gone_cv_.wait_for(lock, wait, [&] { return streams_.empty(); });
 }
 
 grpc::Status StreamPump::end_status() const {

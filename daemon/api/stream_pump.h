@@ -74,8 +74,9 @@ class StreamPump {
   // Queues the stream for a Pump, unless it is queued already or gone. Never
   // blocks on a stream: callable from any callback.
   void Wake(const std::weak_ptr<PumpedStream>& stream);
-  // Ends every stream with `status`; later Registers are refused.
-  void EndAll(const grpc::Status& status);
+  // Ends every stream with `status`, and waits (up to `wait`) for gRPC to
+  // be done with them; later Registers are refused.
+  void EndAll(const grpc::Status& status, std::chrono::milliseconds wait = std::chrono::milliseconds(0));
   grpc::Status end_status() const;
 
   size_t size() const;
@@ -86,6 +87,7 @@ class StreamPump {
   const StreamPumpOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable gone_cv_;  // a stream unregistered
   std::deque<std::weak_ptr<PumpedStream>> ready_;
   std::map<const PumpedStream*, std::weak_ptr<PumpedStream>> streams_;
   bool ending_ = false;

@@ -58,9 +58,17 @@ class StreamWriter : public grpc::ServerWriteReactor<Msg>,
       std::lock_guard lock(mu_);
       if (ending_) return;
       writing_ = true;
+      starting_write_ = true;
       write_since_ = StreamClock::now();
     }
     this->StartWrite(&out_);
+    std::optional<grpc::Status> end_now;
+    {
+      std::lock_guard lock(mu_);
+      starting_write_ = false;
+      end_now.swap(deferred_end_);
+    }
+    if (end_now) this->Finish(*end_now);
   }
 
   void Tick(StreamClock::time_point now) final {
@@ -89,6 +97,11 @@ class StreamWriter : public grpc::ServerWriteReactor<Msg>,
       if (ending_) return;
       ending_ = true;
       end_since_ = StreamClock::now();
+      // Finish must follow the StartWrite the pump is making, not race it.
+      if (starting_write_) {
+        deferred_end_ = status;
+        return;
+      }
     }
     this->Finish(status);
   }
@@ -143,6 +156,8 @@ class StreamWriter : public grpc::ServerWriteReactor<Msg>,
   bool writing_ = false;
   bool ending_ = false;
   bool cancelled_ = false;
+  bool starting_write_ = false;               // the pump is in StartWrite
+  std::optional<grpc::Status> deferred_end_;  // End called meanwhile
   StreamClock::time_point write_since_;
   StreamClock::time_point end_since_;
   Msg out_;  // the message in flight: untouched until its write is done

@@ -15,7 +15,11 @@ grpc::Status ShuttingDown() {
 
 }  // namespace
 
-void VmServiceImpl::EndStreams() { pump_.EndAll(ShuttingDown()); }
+void VmServiceImpl::EndStreams() {
+  // Let the ends go out before gRPC's Shutdown begins, so that they are not
+  // cut short by it.
+  pump_.EndAll(ShuttingDown(), std::chrono::milliseconds(500));
+}
 
 grpc::Status VmServiceImpl::CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* req, v1::Vm* resp) {
   return Answer(lifecycle_.CreateVm(*req), resp);

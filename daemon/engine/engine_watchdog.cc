@@ -1,5 +1,6 @@
 #include "daemon/engine/engine_watchdog.h"
 
+#include <algorithm>
 #include <future>
 #include <vector>
 
@@ -30,22 +31,33 @@ EngineWatchdog::~EngineWatchdog() {
 
 void EngineWatchdog::Loop() {
   std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, options_.period, [&] { return stopping_; })) {
+  for (auto round = std::chrono::steady_clock::now() + options_.period;
+       !cv_.wait_until(lock, round, [&] { return stopping_; }); round += options_.period) {
     lock.unlock();
-    CheckOnce();
+    if (!CheckOnce()) return;
     lock.lock();
+    // A round longer than the period (hung engines wait out their deadline)
+    // is followed at once by the next, not by a burst of missed ones.
+    round = std::max(round, std::chrono::steady_clock::now() - options_.period);
   }
 }
 
-void EngineWatchdog::CheckOnce() {
+bool EngineWatchdog::CheckOnce() {
   bool more = false;
   const std::vector<v1::Vm> vms = records_.List("", SIZE_MAX, Watched, &more);
+  const auto start = std::chrono::steady_clock::now();
+  const auto spacing = vms.empty() ? std::chrono::nanoseconds(0) : options_.period / 2 / vms.size();
   std::vector<std::future<absl::Status>> answers;
-  for (const v1::Vm& vm : vms) {
-    answers.push_back(std::async(std::launch::async, [this, vm] {
+  for (size_t i = 0; i < vms.size(); ++i) {
+    {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_until(lock, start + i * spacing, [&] { return stopping_; })) break;
+    }
+    answers.push_back(std::async(std::launch::async, [this, vm = vms[i]] {
       return clients_.For(vm)->GetStatus(options_.deadline).status();
     }));
   }
+  if (answers.size() < vms.size()) return false;  // stopping: the futures wait for their answers
   std::set<std::string> watched;
   for (size_t i = 0; i < vms.size(); ++i) {
     Observe(vms[i], answers[i].get());
@@ -62,6 +74,7 @@ void EngineWatchdog::CheckOnce() {
     missed_.erase(*it);
     it = marked_.erase(it);
   }
+  return true;
 }
 
 void EngineWatchdog::Observe(const v1::Vm& vm, const absl::Status& answer) {

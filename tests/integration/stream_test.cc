@@ -115,9 +115,13 @@ TEST(StreamTest, IdleWatchersUnderChurnLeaveVmdBoundedAndGiveItAllBack) {
             << threads_open << "\n";
   // The old server grew by 1.2 GB here and kept 857 MB. One message in
   // flight per stream, and no thread per stream.
-  EXPECT_LT(rss_open - rss_before, 150 * 1024) << "kB";
   EXPECT_LT(threads_open - threads_before, 20);
+#ifdef __SANITIZE_ADDRESS__
+  std::cout << "RSS bounds not checked: this vmd is built with AddressSanitizer, whose quarantine keeps freed memory\n";
+#else
+  EXPECT_LT(rss_open - rss_before, 150 * 1024) << "kB";
   EXPECT_LT(rss_after - rss_before, 100 * 1024) << "kB";
+#endif
 
   // Everything was given back: all 600 places can be taken again.
   std::vector<OpenStream<v1::Event>> again;
