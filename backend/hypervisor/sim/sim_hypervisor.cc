@@ -37,7 +37,7 @@ cpu::KvmHostReport SimHostReport(const cpu::HostProfile& profile) {
   r.tsc_khz = profile.tsc_khz;
   for (const SimMsrSpec& spec : SimMsrTable()) {
     for (uint32_t i = 0; i < spec.count; ++i) {
-      if (SimVendorsHave(spec.listed, profile.vendor)) r.msr_index_list.push_back(spec.index + i);
+      if (SimVendorsHave(spec.listed & spec.vendors, profile.vendor)) r.msr_index_list.push_back(spec.index + i);
     }
     if (spec.feature && SimVendorsHave(spec.vendors, profile.vendor)) {
       r.feature_msr_index_list.push_back(spec.index);

@@ -93,7 +93,7 @@ constexpr std::array kTable = std::to_array<SimMsrSpec>({
     {0x4b564d00, 2, "MSR_KVM_WALL_CLOCK_NEW/SYSTEM_TIME_NEW", kSimBoth, K::kStored, 0, 0, kNone, kSimBoth, false},
     {0x4b564d02, 1, "MSR_KVM_ASYNC_PF_EN", kSimBoth, K::kStored, 0, 0x30, kNone, kSimBoth, false},
     {0x4b564d03, 1, "MSR_KVM_STEAL_TIME", kSimBoth, K::kStored, 0, 0x3e, kNone, kSimBoth, false},
-    {0x4b564d04, 1, "MSR_KVM_PV_EOI_EN", kSimBoth, K::kStored, 0, 0x6, kNone, kSimBoth, false},
+    {0x4b564d04, 1, "MSR_KVM_PV_EOI_EN", kSimBoth, K::kStored, 0, 0x2, kNone, kSimBoth, false},
     {0x4b564d05, 1, "MSR_KVM_POLL_CONTROL", kSimBoth, K::kStored, 1, ~uint64_t{1}, kNone, kSimBoth, false},
     {0x4b564d06, 1, "MSR_KVM_ASYNC_PF_INT", kSimBoth, K::kStored, 0, ~uint64_t{0xff}, kNone, kSimBoth, false},
     {0x4b564d07, 1, "MSR_KVM_ASYNC_PF_ACK", kSimBoth, K::kWriteIgnored, 0, 0, kNone, kSimBoth, false},
@@ -106,7 +106,7 @@ constexpr std::array kTable = std::to_array<SimMsrSpec>({
     {0xc0000102, 1, "MSR_KERNEL_GS_BASE", kSimBoth, K::kCanonical, 0, 0, kNone, kSimBoth, false},
     {0xc0000103, 1, "MSR_TSC_AUX", kSimBoth, K::kStored, 0, kHigh32, kRdtscpBit, kSimNone, false},
     {0xc0000104, 1, "MSR_AMD64_TSC_RATIO", kSimAmd, K::kStored, 0, 0, kTscRateBit, kSimNone, false},
-    // svm_set_msr: HWCR bits 3, 6 and 8 are dropped, 18 (McStatusWrEn) kept.
+    // svm_set_msr: HWCR bits 3, 6 and 8 are dropped, 18 (McStatusWrEn) and 24 (TscFreqSel) kept.
     {0xc0010015, 1, "MSR_K7_HWCR", kSimAmd, K::kHwcr, 0, 0, kNone, kSimAmd, false},
     {0xc0010114, 1, "MSR_VM_CR", kSimAmd, K::kStored, 0, ~uint64_t{0x1f}, kSvmBit, kSimNone, false},
     {0xc0010117, 1, "MSR_VM_HSAVE_PA", kSimAmd, K::kPageAddress, 0, 0, kNone, kSimAmd, false},

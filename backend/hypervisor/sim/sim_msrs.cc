@@ -4,14 +4,14 @@ namespace vmd::hv {
 namespace {
 
 constexpr uint32_t kMsrTsc = 0x10, kMsrTscAdjust = 0x3b, kMsrHwcr = 0xc0010015;
-constexpr uint64_t kHwcrMcStatusWrEn = 1ull << 18;
+constexpr uint64_t kHwcrMcStatusWrEn = 1ull << 18, kHwcrTscFreqSel = 1ull << 24;
 // svm_set_msr: HWCR bits KVM accepts and drops: TLB cache disable (3),
 // flush filter disable (6), IGNNE emulation (8).
 constexpr uint64_t kHwcrDropped = (1ull << 3) | (1ull << 6) | (1ull << 8);
 
 constexpr uint64_t kApicBaseBsp = 1ull << 8, kApicBaseExtd = 1ull << 10, kApicBaseEn = 1ull << 11;
 constexpr uint64_t kEferSce = 1ull << 0, kEferLme = 1ull << 8, kEferLma = 1ull << 10, kEferNxe = 1ull << 11;
-constexpr uint64_t kEferSvme = 1ull << 12, kEferFfxsr = 1ull << 14;
+constexpr uint64_t kEferSvme = 1ull << 12;
 
 bool Canonical(uint64_t v) {
   const uint64_t top = v >> 47;
@@ -138,7 +138,7 @@ bool SimMsrs::WriteChecked(const SimMsrSpec& spec, uint32_t index, uint64_t valu
     }
     case SimMsrKind::kHwcr:
       value &= ~kHwcrDropped;
-      if ((value & ~kHwcrMcStatusWrEn) != 0) return false;
+      if ((value & ~(kHwcrMcStatusWrEn | kHwcrTscFreqSel)) != 0) return false;
       break;
     case SimMsrKind::kTsc: {
       // kvm_set_msr_common(MSR_IA32_TSC): the guest's write moves TSC_ADJUST too.
@@ -163,12 +163,12 @@ bool SimMsrs::WriteChecked(const SimMsrSpec& spec, uint32_t index, uint64_t valu
       break;
     }
     case SimMsrKind::kEfer: {
-      // set_efer(): the bits the guest CPUID enables; LME fixed while
+      // set_efer(): the bits the guest CPUID enables (FFXSR only where the
+      // host KVM enables it; it does not here); LME fixed while
       // paging is on; LMA is the CPU's.
       uint64_t writable = kEferSce | kEferLme | kEferLma;
       if (HasCpuid({0x80000001, 0, CpuidBit::kEdx, 20})) writable |= kEferNxe;
       if (HasCpuid({0x80000001, 0, CpuidBit::kEcx, 2})) writable |= kEferSvme;
-      if (vendor_ == cpu::CpuVendor::kAmd && HasCpuid({0x80000001, 0, CpuidBit::kEdx, 25})) writable |= kEferFfxsr;
       const uint64_t old = Value(index);
       if ((value & ~writable) != 0 || ((value ^ old) & kEferLme) != 0) return false;
       value = (value & ~kEferLma) | (old & kEferLma);
