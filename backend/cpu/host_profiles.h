@@ -53,6 +53,11 @@ struct HostProfile {
   // The highest vPMU version this host's kernel gives a guest: upstream
   // KVM caps it at 2; a kernel with the v5 series (seed 004) gives 5.
   uint32_t kernel_vpmu_version;
+  // IA32_ARCH_CAPABILITIES as KVM gives it to a guest (kvm_get_arch_capabilities()).
+  uint64_t arch_capabilities = 0;
+  // Set for a profile made from a host's KVM (the sim's `host`): its
+  // KVM_GET_SUPPORTED_CPUID, used as the sim's base table.
+  const CpuidTable* base_cpuid = nullptr;
 
   uint32_t cpuid_signature() const { return CpuidSignature(family, model, stepping); }
 };

@@ -7,6 +7,7 @@
 
 #include "backend/cpu/cpu_vendor.h"
 #include "backend/cpu/host_profiles.h"
+#include "backend/cpu/kvm_host_report.h"
 #include "backend/engine/sandbox_probe.h"
 #include "backend/hypervisor/hypervisor.h"
 #include "backend/rpc/proto_json.h"
@@ -47,6 +48,14 @@ v1::HostProbe ProbeHost() {
     profile->set_name(std::string(p.name));
     profile->set_description(std::string(p.description));
     profile->set_vendor(std::string(cpu::CpuVendorName(p.vendor)));
+  }
+  // The sim profile made from this host's KVM, where there is one to ask.
+  if (absl::StatusOr<std::unique_ptr<hv::Hypervisor>> kvm = hv::OpenHypervisor(hv::BackendKind::kKvm, ""); kvm.ok()) {
+    const cpu::HostProfile& host = cpu::HostProfileFromKvm((*kvm)->HostReport());
+    vmd::v1::SimProfile* profile = probe.add_sim_profiles();
+    profile->set_name(std::string(host.name));
+    profile->set_description(std::string(host.description));
+    profile->set_vendor(std::string(cpu::CpuVendorName(host.vendor)));
   }
   probe.set_default_sim_profile(std::string(cpu::DefaultHostProfile().name));
   probe.set_cpu_vendor(std::string(cpu::CpuVendorName(HostCpuVendor())));

@@ -79,6 +79,7 @@ class VmRunner {
 
   const EngineConfig& config() const { return config_; }
   hv::Vm& vm() { return *vm_; }
+  const hv::Hypervisor& hypervisor() const { return *hypervisor_; }
   hv::GuestMemory& memory() { return *memory_; }
   DeviceBus& bus() { return bus_; }
   MsrExitRouter& msr_router() { return msr_router_; }

@@ -1,5 +1,7 @@
 #include "backend/hypervisor/hypervisor.h"
 
+#include "absl/strings/str_cat.h"
+
 #include "backend/hypervisor/kvm/kvm_hypervisor.h"
 #include "backend/hypervisor/sim/sim_hypervisor.h"
 
@@ -31,6 +33,14 @@ std::vector<BackendAvailability> ProbeBackends() {
 absl::StatusOr<std::unique_ptr<Hypervisor>> OpenHypervisor(BackendKind kind,
                                                            const std::string& sim_profile) {
   if (kind == BackendKind::kKvm) return OpenKvm();
+  if (sim_profile == kSimHostProfile) {
+    absl::StatusOr<std::unique_ptr<Hypervisor>> kvm = OpenKvm();
+    if (!kvm.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("sim profile \"host\" is made from this host's KVM, which ",
+                                                        "cannot be opened: ", kvm.status().message()));
+    }
+    return OpenSim(cpu::HostProfileFromKvm((*kvm)->HostReport()));
+  }
   return OpenSim(sim_profile);
 }
 

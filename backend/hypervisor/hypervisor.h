@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backend/cpu/kvm_host_report.h"
 #include "backend/hypervisor/msi.h"
 #include "backend/hypervisor/vcpu_state.h"
 #include "backend/hypervisor/vm_state.h"
@@ -29,6 +30,9 @@ class GuestMemory;
 
 enum class BackendKind { kKvm, kSim };
 const char* BackendName(BackendKind kind);
+
+// The sim profile made from this host's KVM (cpu::HostProfileFromKvm).
+inline constexpr char kSimHostProfile[] = "host";
 
 struct VmConfig {
   uint32_t vcpus = 1;
@@ -168,6 +172,9 @@ class Hypervisor {
   virtual absl::StatusOr<std::unique_ptr<Vm>> CreateVm(const VmConfig& config) = 0;
   // Most vCPUs one VM may have on this backend.
   virtual uint32_t MaxVcpus() const = 0;
+  // What KVM answers before any VM: supported CPUID, MSR index lists,
+  // feature MSRs (kvm: this host's /dev/kvm; sim: its model of such a host).
+  virtual const cpu::KvmHostReport& HostReport() const = 0;
 };
 
 // Whether a backend can run VMs on this host; `reason` names what is missing.
@@ -180,6 +187,8 @@ struct BackendAvailability {
 std::vector<BackendAvailability> ProbeBackends();
 
 // Opens a backend. An unusable backend is FAILED_PRECONDITION with the reason.
+// The sim profile "host" is made from this host's KVM (FAILED_PRECONDITION
+// where kvm cannot be opened).
 absl::StatusOr<std::unique_ptr<Hypervisor>> OpenHypervisor(BackendKind kind,
                                                            const std::string& sim_profile);
 

@@ -76,6 +76,8 @@ MsrAccessResult MsrHandlers::Write(uint32_t slot, uint64_t value) {
     case v1::MsrHandler::WRITE_ACTION_STORE:
       s.stored.store(value, std::memory_order_relaxed);
       return MsrAccessResult::Value(0);
+    case v1::MsrHandler::WRITE_ACTION_ONLY_CONSTANT:
+      return value == s.constant ? MsrAccessResult::Value(0) : MsrAccessResult::Gp();
     default:
       return MsrAccessResult::Gp();
   }

@@ -61,7 +61,7 @@ class MsrHandlers {
   // → the last value stored (initially constant); GP → #GP.
   MsrAccessResult Read(uint32_t slot) const;
   // WRMSR: IGNORE → accepted, dropped; STORE → kept for LAST_WRITTEN reads;
-  // GP → #GP.
+  // ONLY_CONSTANT → accepted if equal to constant, else #GP; GP → #GP.
   MsrAccessResult Write(uint32_t slot, uint64_t value);
 
   // After a policy change: takes over the stored value of every MSR that

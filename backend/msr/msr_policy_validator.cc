@@ -41,7 +41,7 @@ absl::Status ValidateHandler(const v1::MsrHandler& handler, size_t i, const MsrT
     return Invalid(absl::StrCat(field, ".read"), "must be CONSTANT, TOPOLOGY, LAST_WRITTEN or GP");
   }
   if (!v1::MsrHandler::WriteAction_IsValid(handler.write())) {
-    return Invalid(absl::StrCat(field, ".write"), "must be IGNORE, STORE or GP (unset means GP)");
+    return Invalid(absl::StrCat(field, ".write"), "must be IGNORE, STORE, GP or ONLY_CONSTANT (unset means GP)");
   }
   if (IsX2apicMsr(handler.index())) {
     return Invalid(field, absl::StrCat("MSR ", MsrHex(handler.index()),

@@ -83,18 +83,23 @@ vmd::v1::MsrPolicy MsrExitRouter::policy() const {
   return a ? a->policy : vmd::v1::MsrPolicy();
 }
 
+msr::MsrAccessResult MsrExitRouter::Answered(uint32_t index, bool write, msr::MsrAccessResult result) {
+  // A handler's #GP refuses the access: the guest sees what a DENY gives.
+  stats_.Record(index, write, result.gp ? vmd::v1::MSR_OUTCOME_DENIED : vmd::v1::MSR_OUTCOME_EMULATED);
+  return result;
+}
+
 msr::MsrAccessResult MsrExitRouter::Handle(uint32_t vcpu, uint32_t index, bool write, uint64_t value) {
   std::shared_ptr<const Active> a = active();
   msr::MsrDecision decision = a ? a->compiled->Decide(index, write) : msr::MsrDecision::Unhandled();
   switch (decision.kind) {
     case msr::MsrDecisionKind::kClaimed: {
-      stats_.Record(index, write, vmd::v1::MSR_OUTCOME_EMULATED);
       MsrClaimHandler* handler = a->claim_handlers[decision.handler];
-      return write ? handler->WriteMsr(vcpu, index, value) : handler->ReadMsr(vcpu, index);
+      return Answered(index, write, write ? handler->WriteMsr(vcpu, index, value) : handler->ReadMsr(vcpu, index));
     }
     case msr::MsrDecisionKind::kEmulate:
-      stats_.Record(index, write, vmd::v1::MSR_OUTCOME_EMULATED);
-      return write ? a->handlers->Write(decision.handler, value) : a->handlers->Read(decision.handler);
+      return Answered(index, write,
+                      write ? a->handlers->Write(decision.handler, value) : a->handlers->Read(decision.handler));
     case msr::MsrDecisionKind::kDeny:
       stats_.Record(index, write, vmd::v1::MSR_OUTCOME_DENIED);
       if (a->compiled->log_denials && stats_.AdmitDenialEvent()) {

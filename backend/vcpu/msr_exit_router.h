@@ -68,6 +68,9 @@ class MsrExitRouter {
   void SetStoredValues(const std::map<uint32_t, uint64_t>& values);
 
  private:
+  // Counts a handler's answer: EMULATED, or DENIED when it is a #GP.
+  msr::MsrAccessResult Answered(uint32_t index, bool write, msr::MsrAccessResult result);
+
   struct ClaimEntry {
     std::string owner;
     std::vector<msr::MsrClaim> ranges;

@@ -10,7 +10,10 @@ namespace vmd::conformance {
 BackendVm::BackendVm(const std::string& kind, uint32_t vcpus) {
   char tmpl[] = "/tmp/vmd-conf-XXXXXX";
   dir_ = mkdtemp(tmpl);
-  auto runner = engine::VmRunner::Create(testing::TestEngineConfig(kind, "probe", dir_, vcpus, /*memory_mib=*/64));
+  const size_t colon = kind.find(':');
+  engine::EngineConfig config = testing::TestEngineConfig(kind.substr(0, colon), "probe", dir_, vcpus, /*memory_mib=*/64);
+  if (colon != std::string::npos) config.set_sim_profile(kind.substr(colon + 1));
+  auto runner = engine::VmRunner::Create(config);
   status_ = runner.status();
   if (runner.ok()) {
     runner_ = *std::move(runner);

@@ -15,7 +15,7 @@ namespace vmd::conformance {
 
 class BackendVm {
  public:
-  // `kind` is "sim" or "kvm"; check status() before use.
+  // `kind` is "sim", "kvm" or "sim:PROFILE"; check status() before use.
   explicit BackendVm(const std::string& kind, uint32_t vcpus = 2);
   ~BackendVm();
   const absl::Status& status() const { return status_; }

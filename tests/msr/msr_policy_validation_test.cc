@@ -101,7 +101,7 @@ TEST(MsrPolicyValidationTest, HandlerReadMustBeSetWriteDefaultsToGp) {
   ExpectInvalid(policy, "handlers[0].read: must be CONSTANT, TOPOLOGY, LAST_WRITTEN or GP");
   policy.mutable_handlers(0)->set_read(v1::MsrHandler::READ_SOURCE_TOPOLOGY);
   policy.mutable_handlers(0)->set_write(static_cast<v1::MsrHandler::WriteAction>(99));
-  ExpectInvalid(policy, "handlers[0].write: must be IGNORE, STORE or GP (unset means GP)");
+  ExpectInvalid(policy, "handlers[0].write: must be IGNORE, STORE, GP or ONLY_CONSTANT (unset means GP)");
   policy.mutable_handlers(0)->set_write(v1::MsrHandler::WRITE_ACTION_UNSPECIFIED);  // means GP
   EXPECT_TRUE(ValidateMsrPolicy(policy, {.cores = 1, .threads = 1}).ok());
 }

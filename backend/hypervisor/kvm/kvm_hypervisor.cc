@@ -64,15 +64,40 @@ absl::StatusOr<KvmHost> CheckKvm(bool create_test_vm) {
   return host;
 }
 
+// KVM_GET_SUPPORTED_CPUID, the MSR index lists, the feature MSRs' values
+// (KVM_GET_MSRS on /dev/kvm) and the TSC frequency a VM gets.
+absl::StatusOr<cpu::KvmHostReport> ReadHostReport(int kvm_fd) {
+  cpu::KvmHostReport r;
+  absl::StatusOr<cpu::CpuidTable> cpuid = kvm::GetSupportedCpuid(kvm_fd);
+  if (!cpuid.ok()) return cpuid.status();
+  r.supported_cpuid = *std::move(cpuid);
+  absl::StatusOr<std::vector<uint32_t>> msrs = kvm::GetMsrIndexList(kvm_fd);
+  if (!msrs.ok()) return msrs.status();
+  r.msr_index_list = *std::move(msrs);
+  absl::StatusOr<std::vector<uint32_t>> features = kvm::GetMsrFeatureIndexList(kvm_fd);
+  if (!features.ok()) return features.status();
+  r.feature_msr_index_list = *std::move(features);
+  absl::StatusOr<std::vector<MsrValue>> values = kvm::GetMsrs(kvm_fd, r.feature_msr_index_list);
+  if (!values.ok()) return values.status();
+  for (const MsrValue& v : *values) r.feature_msrs[v.index] = v.value;
+  absl::StatusOr<Fd> vm = kvm::CreateConfiguredVm(kvm_fd);
+  if (!vm.ok()) return vm.status();
+  absl::StatusOr<int> khz = kvm::Ioctl(vm->get(), KVM_GET_TSC_KHZ, "KVM_GET_TSC_KHZ");
+  if (!khz.ok()) return khz.status();
+  r.tsc_khz = static_cast<uint64_t>(*khz);
+  return r;
+}
+
 class KvmHypervisor : public Hypervisor {
  public:
-  KvmHypervisor(KvmHost host, cpu::CpuidTable supported_cpuid, std::vector<uint32_t> msr_index_list)
+  KvmHypervisor(KvmHost host, cpu::KvmHostReport report)
       : host_(std::move(host)),
-        supported_cpuid_(std::move(supported_cpuid)),
-        msr_index_list_(std::make_shared<const std::vector<uint32_t>>(std::move(msr_index_list))) {}
+        report_(std::move(report)),
+        msr_index_list_(std::make_shared<const std::vector<uint32_t>>(report_.msr_index_list)) {}
 
   BackendKind kind() const override { return BackendKind::kKvm; }
   uint32_t MaxVcpus() const override { return host_.max_vcpus; }
+  const cpu::KvmHostReport& HostReport() const override { return report_; }
 
   absl::StatusOr<std::unique_ptr<Vm>> CreateVm(const VmConfig& config) override {
     if (config.vcpus == 0 || config.vcpus > host_.max_vcpus) {
@@ -81,7 +106,7 @@ class KvmHypervisor : public Hypervisor {
     }
     int dup_fd = fcntl(host_.kvm_fd.get(), F_DUPFD_CLOEXEC, 0);
     if (dup_fd < 0) return absl::ErrnoToStatus(errno, "dup of the /dev/kvm fd");
-    kvm::KvmVm::Host vm_host{Fd(dup_fd), supported_cpuid_, host_.run_size, msr_index_list_};
+    kvm::KvmVm::Host vm_host{Fd(dup_fd), report_.supported_cpuid, host_.run_size, msr_index_list_};
     absl::StatusOr<std::unique_ptr<kvm::KvmVm>> vm =
         kvm::KvmVm::Create(std::move(vm_host), config);
     if (!vm.ok()) return vm.status();
@@ -90,7 +115,7 @@ class KvmHypervisor : public Hypervisor {
 
  private:
   const KvmHost host_;
-  const cpu::CpuidTable supported_cpuid_;
+  const cpu::KvmHostReport report_;
   const std::shared_ptr<const std::vector<uint32_t>> msr_index_list_;
 };
 
@@ -112,11 +137,10 @@ BackendAvailability ProbeKvm() {
 absl::StatusOr<std::unique_ptr<Hypervisor>> OpenKvm() {
   absl::StatusOr<KvmHost> host = CheckKvm(/*create_test_vm=*/false);
   if (!host.ok()) return absl::FailedPreconditionError(host.status().message());
-  absl::StatusOr<cpu::CpuidTable> cpuid = kvm::GetSupportedCpuid(host->kvm_fd.get());
-  if (!cpuid.ok()) return cpuid.status();
-  absl::StatusOr<std::vector<uint32_t>> msrs = kvm::GetMsrIndexList(host->kvm_fd.get());
-  if (!msrs.ok()) return msrs.status();
-  return std::make_unique<KvmHypervisor>(*std::move(host), *std::move(cpuid), *std::move(msrs));
+  absl::StatusOr<cpu::KvmHostReport> report = ReadHostReport(host->kvm_fd.get());
+  if (!report.ok()) return report.status();
+  report->max_vcpus = host->max_vcpus;
+  return std::make_unique<KvmHypervisor>(*std::move(host), *std::move(report));
 }
 
 }  // namespace vmd::hv

@@ -55,6 +55,7 @@ struct XsaveArea {
 static_assert(sizeof(XsaveArea) == 4096);
 
 inline constexpr unsigned long kKvmGetMsrIndexList = _IOWR(KVMIO, 0x02, MsrListHeader);
+inline constexpr unsigned long kKvmGetMsrFeatureIndexList = _IOWR(KVMIO, 0x0a, MsrListHeader);
 inline constexpr unsigned long kKvmGetXsave = _IOR(KVMIO, 0xa4, XsaveArea);
 inline constexpr unsigned long kKvmSetXsave = _IOW(KVMIO, 0xa5, XsaveArea);
 inline constexpr unsigned long kKvmGetXsave2 = _IOR(KVMIO, 0xcf, XsaveArea);

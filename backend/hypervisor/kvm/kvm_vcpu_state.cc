@@ -183,11 +183,21 @@ void ToKvm(const SpecialRegisters& from, kvm_sregs& s) {
   std::copy(from.interrupt_bitmap.begin(), from.interrupt_bitmap.end(), std::begin(s.interrupt_bitmap));
 }
 
-absl::StatusOr<std::vector<uint32_t>> GetMsrIndexList(int kvm_fd) {
+namespace {
+absl::StatusOr<std::vector<uint32_t>> ReadMsrList(int kvm_fd, unsigned long request, const char* name) {
   std::vector<uint32_t> words(1 + kMaxMsrIndexes);
   words[0] = kMaxMsrIndexes;
-  if (ioctl(kvm_fd, kKvmGetMsrIndexList, words.data()) != 0) return IoctlError("KVM_GET_MSR_INDEX_LIST", errno);
+  if (ioctl(kvm_fd, request, words.data()) != 0) return IoctlError(name, errno);
   return std::vector<uint32_t>(words.begin() + 1, words.begin() + 1 + words[0]);
+}
+}  // namespace
+
+absl::StatusOr<std::vector<uint32_t>> GetMsrIndexList(int kvm_fd) {
+  return ReadMsrList(kvm_fd, kKvmGetMsrIndexList, "KVM_GET_MSR_INDEX_LIST");
+}
+
+absl::StatusOr<std::vector<uint32_t>> GetMsrFeatureIndexList(int kvm_fd) {
+  return ReadMsrList(kvm_fd, kKvmGetMsrFeatureIndexList, "KVM_GET_MSR_FEATURE_INDEX_LIST");
 }
 
 absl::StatusOr<std::vector<uint32_t>> ReadableMsrs(int vcpu_fd, std::span<const uint32_t> candidates) {

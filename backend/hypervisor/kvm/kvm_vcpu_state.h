@@ -33,6 +33,9 @@ void ToKvm(const SpecialRegisters& from, kvm_sregs& sregs);
 // KVM_GET_MSR_INDEX_LIST on /dev/kvm: every MSR KVM saves and restores
 // (msrs_to_save and emulated_msrs in arch/x86/kvm/x86.c).
 absl::StatusOr<std::vector<uint32_t>> GetMsrIndexList(int kvm_fd);
+// KVM_GET_MSR_FEATURE_INDEX_LIST: the feature MSRs (read with KVM_GET_MSRS
+// on /dev/kvm itself).
+absl::StatusOr<std::vector<uint32_t>> GetMsrFeatureIndexList(int kvm_fd);
 // The MSRs of `candidates` this vCPU can read (KVM_GET_MSRS stops at the
 // first MSR it refuses: that one is dropped and the rest retried).
 absl::StatusOr<std::vector<uint32_t>> ReadableMsrs(int vcpu_fd, std::span<const uint32_t> candidates);

@@ -3,31 +3,34 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "backend/guest/guest_abi.h"
 
 namespace vmd::hv {
 namespace {
 
-// MSR indexes (Intel SDM vol. 4; KVM's arch/x86/kvm/x86.c and lapic.c).
-constexpr uint32_t kMsrTsc = 0x10;
 constexpr uint32_t kMsrApicBase = 0x1b;
-constexpr uint32_t kMsrPat = 0x277;
-constexpr uint32_t kMsrEfer = 0xc0000080;
+constexpr uint32_t kMsrEfer = 0xc0000080, kMsrGsBase = 0xc0000101, kMsrArchCapabilities = 0x10a;
 constexpr uint32_t kX2apicFirst = 0x800, kX2apicLast = 0x8ff;
 constexpr uint32_t kX2apicId = 0x802, kX2apicTpr = 0x808, kX2apicEoi = 0x80b, kX2apicSvr = 0x80f;
 constexpr uint32_t kX2apicIcr = 0x830, kX2apicSelfIpi = 0x83f;
 
 constexpr uint64_t kApicBaseBsp = 1ull << 8, kApicBaseExtd = 1ull << 10, kApicBaseEn = 1ull << 11;
-constexpr uint64_t kEferSce = 1ull << 0, kEferLme = 1ull << 8, kEferLma = 1ull << 10, kEferNxe = 1ull << 11;
-constexpr uint64_t kEferSvme = 1ull << 12;
+constexpr uint64_t kEferLme = 1ull << 8, kEferLma = 1ull << 10;
 constexpr uint64_t kIcrShorthandSelf = 1ull << 18;
 
 // What the firmware leaves behind: x2APIC on, SVR enabled with spurious
-// vector 0xff (backend/guest/firmware/apic.c), long mode active.
+// vector 0xff (backend/guest/firmware/apic.c), long mode active
+// (firmware_loader.cc), GS.base at the vCPU's percpu block (main.c).
 constexpr uint64_t kFirmwareSvr = 0x1ff;
 
-// KVM's reserved-bit mask for EFER: what the guest's CPUID enables.
-uint64_t EferWritable(const cpu::HostProfile& p) {
-  return kEferSce | kEferLme | kEferLma | kEferNxe | (p.vendor == cpu::CpuVendor::kAmd ? kEferSvme : 0);
+std::map<uint32_t, uint64_t> BootMsrs(const cpu::HostProfile& p, uint32_t vcpu_id) {
+  std::map<uint32_t, uint64_t> m = {
+      {kMsrApicBase, 0xfee00000ull | kApicBaseEn | kApicBaseExtd | (vcpu_id == 0 ? kApicBaseBsp : 0)},
+      {kMsrEfer, kEferLme | kEferLma},
+      {kMsrGsBase, VMD_STACKS_GPA + uint64_t{vcpu_id} * VMD_STACK_BYTES},
+      {kMsrArchCapabilities, p.arch_capabilities},
+  };
+  return m;
 }
 
 // LAPIC register page offsets (SDM vol. 3A, table 11-1).
@@ -43,32 +46,43 @@ void SetLapicRegister(LapicState& lapic, size_t offset, uint32_t value) {
   std::memcpy(lapic.registers.data() + offset, &value, sizeof(value));
 }
 
-bool ValidPat(uint64_t pat) {
-  for (int i = 0; i < 8; ++i) {
-    uint8_t type = (pat >> (8 * i)) & 0xff;
-    if (type == 2 || type == 3 || type > 7) return false;  // KVM's kvm_pat_valid()
-  }
-  return true;
-}
-
 }  // namespace
 
 cpu::CpuidTable SimBaseCpuid(const cpu::HostProfile& p) {
   using cpu::Leaf;
   using cpu::Subleaf;
+  if (p.base_cpuid != nullptr) return *p.base_cpuid;  // the `host` profile: KVM's own answer
   const bool intel = p.vendor == cpu::CpuVendor::kIntel;
   const cpu::VendorRegisters v = cpu::CpuidVendorRegisters(p.vendor);
   cpu::CpuidTable e = {
       Leaf(0x0, intel ? 0x1b : 0x10, v.ebx, v.ecx, v.edx),
-      // Family/model/stepping of the profile; SSE3..AVX, FPU..SSE2, APIC.
+      // Family/model/stepping of the profile; SSE3..AVX with XSAVE, FPU..SSE2, APIC.
       Leaf(0x1, p.cpuid_signature(), 0x00000800, 0x77fafbff & ~(1u << 21), 0x0f8bfbff),
-      Subleaf(0x7, 0, 0, 0xd19f4fbb, 0x0040405e, intel ? 0xbc000400 : 0x10),
-      // KVM's hypervisor leaves: signature "KVMKVMKVM\0\0\0".
+      // KVM passes only ARAT in leaf 6 (kvm_set_cpu_caps: "thermal/power: ARAT").
+      Leaf(0x6, 0x4, 0, 0, 0),
+      Subleaf(0x7, 0, 0, 0xd19f4fbb, 0x0040405e, intel ? 0xbc000400 : 0xa8000000),
+      // XSAVE (leaf 1 ECX bit 26) needs leaf 0xD: x87, SSE, AVX, AVX-512
+      // (opmask, ZMM_Hi256, Hi16_ZMM) and PKRU in XCR0; EBX is the size for
+      // the guest's XCR0, which the firmware leaves at x87 (576 bytes), as
+      // kvm_update_cpuid_runtime() computes it; ECX the size for all.
+      Subleaf(0xd, 0, 0x2e7, 0x240, 0xa88, 0),
+      Subleaf(0xd, 1, 0x1, 0, 0, 0),  // XSAVEOPT only: no XSAVES, so no IA32_XSS
+      Subleaf(0xd, 2, 256, 576, 0, 0),
+      Subleaf(0xd, 5, 64, 1088, 0, 0),
+      Subleaf(0xd, 6, 512, 1152, 0, 0),
+      Subleaf(0xd, 7, 1024, 1664, 0, 0),
+      Subleaf(0xd, 9, 8, 2688, 0, 0),
+      // KVM's hypervisor leaves: signature "KVMKVMKVM\0\0\0"; the PV features
+      // are the ones KVM offers (each MSR-backed one is modelled in
+      // sim_msr_table.cc: kvmclock, async PF, steal time, PV EOI, poll control).
       Leaf(0x40000000, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x0000004d),
-      Leaf(0x40000001, 0x01007afb, 0, 0, 0),
+      Leaf(0x40000001, 0x01007efb, 0, 0, 0),
       Leaf(0x80000000, intel ? 0x80000008 : 0x80000021, v.ebx, v.ecx, v.edx),
-      Leaf(0x80000001, 0, 0, intel ? 0x121 : 0x75c237ff, 0x2c100800),
-      Leaf(0x80000008, 0x3030, 0, 0, 0),
+      // AMD: no SVM bit (no nested SVM is modelled), as on a kvm host without nested.
+      Leaf(0x80000001, 0, 0, intel ? 0x121 : 0x75c237fb, 0x2c100800),
+      // KVM keeps only the invariant TSC bit of leaf 0x80000007.
+      Leaf(0x80000007, 0, 0, 0, 0x100),
+      Leaf(0x80000008, 0x3030, intel ? 0x0 : 0x0100d000, 0, 0),
   };
   if (intel) e.push_back(Subleaf(0x4, 0, 0x1c004121, 0x01c0003f, 0x3f, 0));
   return e;
@@ -80,75 +94,32 @@ SimCpu::SimCpu(const cpu::HostProfile& profile, uint32_t vcpu_id, cpu::CpuidTabl
       vcpu_id_(vcpu_id),
       cpuid_(std::move(cpuid)),
       self_ipi_(std::move(self_ipi)),
-      apic_base_(0xfee00000ull | kApicBaseEn | kApicBaseExtd | (vcpu_id == 0 ? kApicBaseBsp : 0)),
-      efer_(kEferLme | kEferLma),
+      msrs_(profile.vendor, cpuid_, profile.tsc_khz, BootMsrs(profile, vcpu_id)),
       svr_(kFirmwareSvr) {}
 
 cpu::CpuidEntry SimCpu::Cpuid(uint32_t leaf, uint32_t subleaf) const {
   return cpu::LookupCpuid(cpuid_, leaf, subleaf);
 }
 
-uint64_t SimCpu::Rdtsc() const {
-  // The guest TSC keeps running while the VM is paused, as on KVM.
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - reset_).count();
-  return static_cast<uint64_t>(static_cast<int64_t>(static_cast<uint64_t>(ns) * profile_.tsc_khz / 1000000) +
-                               tsc_offset_);
-}
-
 bool SimCpu::KnowsMsr(uint32_t index) const {
-  switch (index) {
-    case kMsrTsc:
-    case kMsrApicBase:
-    case kMsrPat:
-    case kMsrEfer: return true;
-    default: return index >= kX2apicFirst && index <= kX2apicLast;
-  }
+  return (index >= kX2apicFirst && index <= kX2apicLast) || msrs_.Knows(index);
 }
 
 std::optional<uint64_t> SimCpu::ReadMsr(uint32_t index) const {
   switch (index) {
-    case kMsrTsc: return Rdtsc();
-    case kMsrApicBase: return apic_base_;
-    case kMsrPat: return pat_;
-    case kMsrEfer: return efer_;
     case kX2apicId: return vcpu_id_;
     case kX2apicTpr: return tpr_;
     case kX2apicSvr: return svr_;
     case kX2apicEoi:
     case kX2apicSelfIpi: return std::nullopt;  // write-only
-    default: return std::nullopt;  // KVM: unknown MSRs #GP (ignore_msrs=0)
+    default:
+      if (index >= kX2apicFirst && index <= kX2apicLast) return std::nullopt;  // not modelled
+      return msrs_.Read(index);
   }
 }
 
 bool SimCpu::WriteMsr(uint32_t index, uint64_t value) {
   switch (index) {
-    case kMsrTsc:
-      tsc_offset_ += static_cast<int64_t>(value - Rdtsc());
-      return true;
-    case kMsrApicBase: {
-      // Reserved: bits 0-7, 9, and above MAXPHYADDR; x2APIC -> xAPIC directly
-      // is an invalid transition (SDM 10.12.5).
-      const uint32_t maxphyaddr = Cpuid(0x80000008, 0).eax & 0xff;
-      const uint64_t reserved = 0x2ffull | ~((1ull << maxphyaddr) - 1);
-      if ((value & reserved) != 0) return false;
-      const bool x2apic_now = (apic_base_ & (kApicBaseEn | kApicBaseExtd)) == (kApicBaseEn | kApicBaseExtd);
-      const bool xapic_next = (value & (kApicBaseEn | kApicBaseExtd)) == kApicBaseEn;
-      if ((value & (kApicBaseEn | kApicBaseExtd)) == kApicBaseExtd) return false;  // EXTD without EN
-      if (x2apic_now && xapic_next) return false;
-      // The BSP flag is read-only.
-      apic_base_ = (value & ~kApicBaseBsp) | (apic_base_ & kApicBaseBsp);
-      return true;
-    }
-    case kMsrPat:
-      if (!ValidPat(value)) return false;
-      pat_ = value;
-      return true;
-    case kMsrEfer:
-      if ((value & ~EferWritable(profile_)) != 0) return false;
-      // With paging on, LME cannot change; LMA is the CPU's to set.
-      if (((value ^ efer_) & kEferLme) != 0) return false;
-      efer_ = (value & ~kEferLma) | (efer_ & kEferLma);
-      return true;
     case kX2apicTpr:
       if (value > 0xff) return false;
       tpr_ = value;
@@ -170,15 +141,23 @@ bool SimCpu::WriteMsr(uint32_t index, uint64_t value) {
       self_ipi_(static_cast<uint8_t>(value));
       return true;
     default:
-      return false;
+      if (index >= kX2apicFirst && index <= kX2apicLast) return false;
+      return msrs_.Write(index, value);
   }
 }
 
 void SimCpu::SaveState(VcpuState& state) const {
   // As on KVM: EFER and APIC_BASE travel with the special registers.
-  state.msrs = {{kMsrTsc, Rdtsc()}, {kMsrPat, pat_}};
-  state.sregs.apic_base = apic_base_;
-  state.sregs.efer = efer_;
+  state.msrs.clear();
+  for (const auto& [index, value] : msrs_.Values()) {
+    if (index == kMsrApicBase) {
+      state.sregs.apic_base = value;
+    } else if (index == kMsrEfer) {
+      state.sregs.efer = value;
+    } else {
+      state.msrs.push_back({index, value});
+    }
+  }
   state.lapic = {};
   SetLapicRegister(state.lapic, kLapicId, vcpu_id_);
   SetLapicRegister(state.lapic, kLapicTpr, static_cast<uint32_t>(tpr_));
@@ -187,16 +166,14 @@ void SimCpu::SaveState(VcpuState& state) const {
 
 absl::Status SimCpu::RestoreState(const VcpuState& state) {
   for (const MsrValue& m : state.msrs) {
-    switch (m.index) {
-      case kMsrTsc: tsc_offset_ += static_cast<int64_t>(m.value - Rdtsc()); break;
-      case kMsrPat: pat_ = m.value; break;
-      default:
-        return absl::InvalidArgumentError(absl::StrCat("sim: the saved state holds MSR 0x", absl::Hex(m.index),
-                                                       ", which the sim does not model"));
+    if (!msrs_.Knows(m.index)) {
+      return absl::InvalidArgumentError(absl::StrCat("sim: the saved state holds MSR 0x", absl::Hex(m.index),
+                                                     ", which the sim does not model"));
     }
+    msrs_.RestoreValue(m.index, m.value);
   }
-  apic_base_ = state.sregs.apic_base;
-  efer_ = state.sregs.efer;
+  msrs_.RestoreValue(kMsrApicBase, state.sregs.apic_base);
+  msrs_.RestoreValue(kMsrEfer, state.sregs.efer);
   tpr_ = LapicRegister(state.lapic, kLapicTpr);
   svr_ = LapicRegister(state.lapic, kLapicSvr);
   return absl::OkStatus();

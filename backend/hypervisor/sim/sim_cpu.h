@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "backend/cpu/cpuid.h"
 #include "backend/cpu/host_profiles.h"
+#include "backend/hypervisor/sim/sim_msrs.h"
 #include "backend/hypervisor/vcpu_state.h"
 
 namespace vmd::hv {
@@ -38,7 +39,7 @@ class SimCpu {
   std::optional<uint64_t> ReadMsr(uint32_t index) const;
   // false: the access raises #GP.
   bool WriteMsr(uint32_t index, uint64_t value);
-  uint64_t Rdtsc() const;
+  uint64_t Rdtsc() const { return msrs_.Rdtsc(); }
 
   // The model's architectural state: its MSRs (as KVM_GET_MSRS would list
   // them) and LAPIC registers, into / from a VcpuState. Restoring is a host
@@ -49,13 +50,9 @@ class SimCpu {
  private:
   const cpu::HostProfile& profile_;
   const uint32_t vcpu_id_;
-  cpu::CpuidTable cpuid_;
+  const cpu::CpuidTable cpuid_;  // before msrs_, which reads it
   std::function<void(uint8_t)> self_ipi_;
-  const std::chrono::steady_clock::time_point reset_ = std::chrono::steady_clock::now();
-  int64_t tsc_offset_ = 0;
-  uint64_t apic_base_;
-  uint64_t efer_;
-  uint64_t pat_ = 0x0007040600070406ull;  // the architectural reset value
+  SimMsrs msrs_;
   uint64_t tpr_ = 0;
   uint64_t svr_;
 };

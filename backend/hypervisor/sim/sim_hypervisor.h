@@ -15,6 +15,11 @@ namespace vmd::hv {
 BackendAvailability ProbeSim();
 // `profile` empty selects the default profile; an unknown one is NOT_FOUND.
 absl::StatusOr<std::unique_ptr<Hypervisor>> OpenSim(const std::string& profile);
+// A sim of `profile`, which must outlive every VM of it.
+std::unique_ptr<Hypervisor> OpenSim(const cpu::HostProfile& profile);
+// What the sim's model of a KVM host of `profile` answers: its base CPUID,
+// and the MSRs of sim_msr_table.h that such a KVM lists.
+cpu::KvmHostReport SimHostReport(const cpu::HostProfile& profile);
 
 }  // namespace vmd::hv
 
