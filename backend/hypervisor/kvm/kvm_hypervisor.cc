@@ -4,6 +4,7 @@
 #include <linux/kvm.h>
 
 #include <cerrno>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -64,8 +65,8 @@ absl::StatusOr<KvmHost> CheckKvm(bool create_test_vm) {
   return host;
 }
 
-// KVM_GET_SUPPORTED_CPUID, the MSR index lists, the feature MSRs' values
-// (KVM_GET_MSRS on /dev/kvm) and the TSC frequency a VM gets.
+// KVM_GET_SUPPORTED_CPUID, the MSR index lists and the feature MSRs'
+// values (KVM_GET_MSRS on /dev/kvm).
 absl::StatusOr<cpu::KvmHostReport> ReadHostReport(int kvm_fd) {
   cpu::KvmHostReport r;
   absl::StatusOr<cpu::CpuidTable> cpuid = kvm::GetSupportedCpuid(kvm_fd);
@@ -80,12 +81,16 @@ absl::StatusOr<cpu::KvmHostReport> ReadHostReport(int kvm_fd) {
   absl::StatusOr<std::vector<MsrValue>> values = kvm::GetMsrs(kvm_fd, r.feature_msr_index_list);
   if (!values.ok()) return values.status();
   for (const MsrValue& v : *values) r.feature_msrs[v.index] = v.value;
-  absl::StatusOr<Fd> vm = kvm::CreateConfiguredVm(kvm_fd);
-  if (!vm.ok()) return vm.status();
-  absl::StatusOr<int> khz = kvm::Ioctl(vm->get(), KVM_GET_TSC_KHZ, "KVM_GET_TSC_KHZ");
-  if (!khz.ok()) return khz.status();
-  r.tsc_khz = static_cast<uint64_t>(*khz);
   return r;
+}
+
+// The TSC frequency a VM gets, from a throwaway VM: ~25 ms under nested KVM,
+// so only when the report is asked for, never on an engine's start path.
+uint64_t ReadVmTscKhz(int kvm_fd) {
+  absl::StatusOr<Fd> vm = kvm::CreateConfiguredVm(kvm_fd);
+  if (!vm.ok()) return 0;
+  absl::StatusOr<int> khz = kvm::Ioctl(vm->get(), KVM_GET_TSC_KHZ, "KVM_GET_TSC_KHZ");
+  return khz.ok() ? static_cast<uint64_t>(*khz) : 0;
 }
 
 class KvmHypervisor : public Hypervisor {
@@ -97,7 +102,10 @@ class KvmHypervisor : public Hypervisor {
 
   BackendKind kind() const override { return BackendKind::kKvm; }
   uint32_t MaxVcpus() const override { return host_.max_vcpus; }
-  const cpu::KvmHostReport& HostReport() const override { return report_; }
+  const cpu::KvmHostReport& HostReport() const override {
+    std::call_once(tsc_once_, [this] { report_.tsc_khz = ReadVmTscKhz(host_.kvm_fd.get()); });
+    return report_;
+  }
 
   absl::StatusOr<std::unique_ptr<Vm>> CreateVm(const VmConfig& config) override {
     if (config.vcpus == 0 || config.vcpus > host_.max_vcpus) {
@@ -115,7 +123,8 @@ class KvmHypervisor : public Hypervisor {
 
  private:
   const KvmHost host_;
-  const cpu::KvmHostReport report_;
+  mutable cpu::KvmHostReport report_;  // tsc_khz filled on first HostReport()
+  mutable std::once_flag tsc_once_;
   const std::shared_ptr<const std::vector<uint32_t>> msr_index_list_;
 };
 
