@@ -86,6 +86,23 @@ class CrashWindowTest : public ::testing::Test {
   DaemonProcess vmd_;
 };
 
+// The failure path of a start (here: the runtime dir cannot be made, so no
+// engine is spawned) names the VM and leaves it CRASHED with the reason. It
+// once read the name through a spec that had been moved from; under the
+// sanitizer build this test is what catches that class of bug.
+TEST_F(CrashWindowTest, AStartThatCannotSpawnNamesTheVmAndLeavesItCrashed) {
+  const v1::Vm vm = Create("cannot-start");
+  std::filesystem::create_directories(vmd_.state_dir() + "/vms");
+  std::ofstream(vmd_.state_dir() + "/vms/" + vm.id()) << "a file where the VM's directory goes";
+  v1::Vm out;
+  const grpc::Status s = Start("cannot-start", "", &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(s.error_message().rfind("vm \"cannot-start\": engine failed to start: ", 0), 0u) << s.error_message();
+  const v1::Vm after = Get("cannot-start");
+  EXPECT_EQ(after.status().state(), v1::VM_STATE_CRASHED);
+  EXPECT_FALSE(after.status().last_error().empty());
+}
+
 TEST_F(CrashWindowTest, AnEngineSpawnedButNotRecordedIsAdoptedAndTheRetryAnswers) {
   const v1::Vm vm = Create("a");
   StartAndCrashAt("a", "start.after-spawn", "start-a");
