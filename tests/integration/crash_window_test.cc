@@ -162,6 +162,10 @@ TEST_F(CrashWindowTest, EnginesNoRecordOwnsAreKilledAndStaleDirsRemoved) {
   int status = 0;
   ASSERT_EQ(waitpid(orphan, &status, 0), orphan);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the orphan was killed";
+  // Recovery runs after vmd serves: the stale dir goes soon, not at once.
+  for (int i = 0; i < 100 && std::filesystem::exists(stale); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   EXPECT_FALSE(std::filesystem::exists(stale));
   EXPECT_TRUE(std::filesystem::exists(vmd_.state_dir() + "/vms/" + vm.id())) << "a known VM's dir stays";
   const v1::Vm adopted = Get("a");

@@ -73,7 +73,10 @@ uint64_t SimMsrs::Value(uint32_t index) const {
 
 uint64_t SimMsrs::Rdtsc() const {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - reset_).count();
-  return static_cast<uint64_t>(static_cast<int64_t>(static_cast<uint64_t>(ns) * tsc_khz_ / 1000000) + tsc_offset_);
+  // Modulo 2^64, as the TSC counts: a negative offset (a guest that wrote a
+  // TSC below the current one) wraps in unsigned arithmetic, where signed
+  // addition would overflow.
+  return static_cast<uint64_t>(ns) * tsc_khz_ / 1000000 + static_cast<uint64_t>(tsc_offset_);
 }
 
 std::optional<uint64_t> SimMsrs::Read(uint32_t index) const {
