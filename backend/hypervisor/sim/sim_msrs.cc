@@ -73,10 +73,9 @@ uint64_t SimMsrs::Value(uint32_t index) const {
 
 uint64_t SimMsrs::Rdtsc() const {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - reset_).count();
-  // Modulo 2^64, as the TSC counts: a negative offset (a guest that wrote a
-  // TSC below the current one) wraps in unsigned arithmetic, where signed
-  // addition would overflow.
-  return static_cast<uint64_t>(ns) * tsc_khz_ / 1000000 + static_cast<uint64_t>(tsc_offset_);
+  // Modulo 2^64: a guest that wrote a TSC below the current one has an
+  // offset that wraps (signed arithmetic would overflow).
+  return static_cast<uint64_t>(ns) * tsc_khz_ / 1000000 + tsc_offset_;
 }
 
 std::optional<uint64_t> SimMsrs::Read(uint32_t index) const {
@@ -145,13 +144,13 @@ bool SimMsrs::WriteChecked(const SimMsrSpec& spec, uint32_t index, uint64_t valu
       break;
     case SimMsrKind::kTsc: {
       // kvm_set_msr_common(MSR_IA32_TSC): the guest's write moves TSC_ADJUST too.
-      const int64_t delta = static_cast<int64_t>(value - Rdtsc());
+      const uint64_t delta = value - Rdtsc();
       tsc_offset_ += delta;
-      values_[kMsrTscAdjust] = Value(kMsrTscAdjust) + static_cast<uint64_t>(delta);
+      values_[kMsrTscAdjust] = Value(kMsrTscAdjust) + delta;
       return true;
     }
     case SimMsrKind::kTscAdjust:
-      tsc_offset_ += static_cast<int64_t>(value - Value(kMsrTscAdjust));
+      tsc_offset_ += value - Value(kMsrTscAdjust);
       break;
     case SimMsrKind::kApicBase: {
       // kvm_apic_set_base(): bits 0-7, 9 and above MAXPHYADDR reserved; an
@@ -193,7 +192,7 @@ std::map<uint32_t, uint64_t> SimMsrs::Values() const {
 
 void SimMsrs::RestoreValue(uint32_t index, uint64_t value) {
   if (index == kMsrTsc) {
-    tsc_offset_ += static_cast<int64_t>(value - Rdtsc());
+    tsc_offset_ += value - Rdtsc();
   } else {
     values_[index] = value;
   }

@@ -45,7 +45,7 @@ class SimMsrs {
   const cpu::CpuidTable& cpuid_;
   const uint64_t tsc_khz_;
   const std::chrono::steady_clock::time_point reset_ = std::chrono::steady_clock::now();
-  int64_t tsc_offset_ = 0;
+  uint64_t tsc_offset_ = 0;  // modulo 2^64, as the TSC counts
   std::map<uint32_t, uint64_t> values_;  // what differs from the reset
 };
 
