@@ -79,11 +79,6 @@ grpc::Status StreamPump::end_status() const {
   return end_status_;
 }
 
-size_t StreamPump::size() const {
-  std::lock_guard lock(mu_);
-  return streams_.size();
-}
-
 void StreamPump::Loop() {
   StreamClock::time_point next_tick = StreamClock::now() + options_.tick;
   std::unique_lock lock(mu_);

@@ -79,8 +79,6 @@ class StreamPump {
   void EndAll(const grpc::Status& status, std::chrono::milliseconds wait = std::chrono::milliseconds(0));
   grpc::Status end_status() const;
 
-  size_t size() const;
-
  private:
   void Loop();
 

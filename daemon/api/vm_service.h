@@ -54,8 +54,6 @@ class VmServiceImpl final : public VmServiceBase {
   // that never end by themselves until its deadline.
   void EndStreams();
 
-  size_t open_streams() const { return limits_.open(); }
-
  private:
   VmLifecycle& lifecycle_;
   EventLog& events_;
