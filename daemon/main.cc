@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   std::string engine_cgroup_parent;
   vmd::daemon::StreamOptions streams;
   uint32_t stream_stall_seconds = 30;
+  uint32_t stream_grace_seconds = 5;
   app.add_option("--state-dir", state_dir, "state directory (SQLite store, VM runtime dirs)")->capture_default_str();
   app.add_option("--listen", listen, "API address, unix:PATH")->capture_default_str();
   app.add_option("--engine", engine_path, "path of vmd-engine (default: next to vmd, else on $PATH)");
@@ -104,8 +105,14 @@ int main(int argc, char** argv) {
                  "a stream whose client takes nothing for this long ends with RESOURCE_EXHAUSTED and where to resume")
       ->capture_default_str()
       ->check(CLI::Range(1u, 86400u));
+  app.add_option("--stream-grace-seconds", stream_grace_seconds,
+                 "a stream ended so (or otherwise finished) whose client still takes nothing is cancelled this "
+                 "much later, freeing its place")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 86400u));
   CLI11_PARSE(app, argc, argv);
   streams.pump.stall_timeout = std::chrono::seconds(stream_stall_seconds);
+  streams.pump.finish_grace = std::chrono::seconds(stream_grace_seconds);
 
   // SIGTERM and SIGINT are taken by one thread with sigwait (below). Block
   // them before any thread exists, so that every thread inherits the mask and
