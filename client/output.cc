@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "client/pmu_output.h"
 
 namespace vmd::client {
 namespace {
@@ -193,6 +194,8 @@ std::string RenderVm(const v1::Vm& vm) {
                                         ? spec.sim_profile()
                                         : status.sim_profile()});
   }
+  if (!spec.cpu_vendor().empty()) lines.push_back({"cpu vendor", spec.cpu_vendor()});
+  if (status.has_pmu_grant()) lines.push_back({"pmu", SummarizePmuGrant(status.pmu_grant())});
   lines.push_back({"labels", FormatLabels(vm)});
   lines.push_back({"engine pid", FormatPid(status.engine_pid())});
   lines.push_back({"created", FormatTimestamp(status.created_at())});
@@ -289,6 +292,7 @@ std::string RenderHostInfo(const v1::HostInfo& info) {
          profile.description()});
   }
   AppendIndentedTable(&out, "sim profiles", profiles);
+  if (info.has_pmu()) absl::StrAppend(&out, RenderHostPmu(info.pmu()));
 
   if (info.has_engine_sandbox()) {
     const v1::EngineSandbox& sandbox = info.engine_sandbox();

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "client/msr_output.h"
 #include "client/output.h"
+#include "client/pmu_output.h"
 #include "client/probe_output.h"
 
 namespace vmd::client {
@@ -95,6 +96,20 @@ absl::Status Printer::PrintSetMsrPolicyResponse(
 absl::Status Printer::PrintMsrStats(const v1::MsrStats& stats) {
   if (format_ == OutputFormat::kJson) return PrintJson(stats, false);
   *out_ << RenderMsrStats(stats) << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintPmuGrant(const v1::PmuGrant& grant) {
+  if (format_ == OutputFormat::kJson) return PrintJson(grant, false);
+  *out_ << RenderPmuGrant(grant) << std::flush;
+  return absl::OkStatus();
+}
+
+absl::Status Printer::PrintHostPmu(const v1::HostInfo& info) {
+  if (format_ == OutputFormat::kJson) return PrintJson(info, false);
+  *out_ << "kvm host:\n" << RenderHostPmu(info.pmu());
+  for (const v1::SimProfile& p : info.sim_profiles()) *out_ << "\nsim " << p.name() << ":\n" << RenderHostPmu(p.pmu());
+  *out_ << std::flush;
   return absl::OkStatus();
 }
 

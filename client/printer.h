@@ -11,6 +11,7 @@
 #include "google/protobuf/message.h"
 #include "vmd/v1/host.pb.h"
 #include "vmd/v1/msr.pb.h"
+#include "vmd/v1/pmu.pb.h"
 #include "vmd/v1/probe.pb.h"
 #include "vmd/v1/vm.pb.h"
 
@@ -53,6 +54,12 @@ class Printer {
   // `msr stats`: the sorted counters table and the denial events line, or
   // the MsrStats as JSON (counters in the server's order).
   absl::Status PrintMsrStats(const v1::MsrStats& stats);
+  // `pmu negotiate|get`: the grant's items and the guest's view, or the
+  // PmuGrant as JSON.
+  absl::Status PrintPmuGrant(const v1::PmuGrant& grant);
+  // `pmu host`: the kvm host's PMU and each profile's, or the HostInfo as
+  // JSON.
+  absl::Status PrintHostPmu(const v1::HostInfo& info);
 
  private:
   absl::Status PrintJson(const google::protobuf::Message& message,

@@ -12,6 +12,8 @@
 #include "absl/status/statusor.h"
 #include "client/interrupt.h"
 #include "client/parse.h"
+#include "client/pmu_commands.h"
+#include "client/pmu_output.h"
 #include "client/printer.h"
 #include "client/vmd_client.h"
 #include "google/protobuf/map.h"
@@ -32,6 +34,8 @@ struct VmArguments {
   std::string backend = "auto";
   std::string sim_profile;
   std::string workload;
+  std::string pmu;  // empty: no PMU spec
+  std::string cpu_vendor;
   // create; list (as a selector)
   std::vector<std::string> labels;
 
@@ -173,6 +177,7 @@ void AddCreate(CLI::App& app, const std::shared_ptr<VmArguments>& args,
                   "Built-in guest workload: idle (default), counter, or "
                   "probe (for `vmctl probe` and `vmctl bench`)");
   AddLabels(sub, args->labels, "Label KEY=VALUE (repeatable)");
+  AddPmuSpecOptions(sub, args->pmu, args->cpu_vendor);
   AddRequestId(sub, args->request_id);
   auto request = std::make_shared<v1::CreateVmRequest>();
   commands.push_back({
@@ -185,6 +190,9 @@ void AddCreate(CLI::App& app, const std::shared_ptr<VmArguments>& args,
         spec.set_backend(*ParseBackend(args->backend));  // Checked by CLI11.
         spec.set_sim_profile(args->sim_profile);
         spec.set_workload(args->workload);
+        // Checked by CLI11.
+        if (!args->pmu.empty()) *spec.mutable_pmu() = *ParsePmuSpec(args->pmu);
+        spec.set_cpu_vendor(args->cpu_vendor);
         request->set_request_id(args->request_id);
         return PrintResponse(client.CreateVm(*request), printer,
                              &Printer::PrintVm);

@@ -12,6 +12,7 @@
 #include "client/command.h"
 #include "client/host_commands.h"
 #include "client/msr_commands.h"
+#include "client/pmu_commands.h"
 #include "client/printer.h"
 #include "client/probe_commands.h"
 #include "client/vm_commands.h"
@@ -65,6 +66,7 @@ int RunVmctl(int argc, const char* const* argv, std::istream& in,
   AddHostCommands(app, commands);
   AddProbeCommands(app, commands);
   AddMsrCommands(app, in, commands);
+  AddPmuCommands(app, commands);
 
   try {
     app.parse(argc, argv);

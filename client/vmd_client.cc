@@ -141,7 +141,8 @@ VmdClient::VmdClient(std::shared_ptr<grpc::Channel> channel,
       vm_stub_(v1::VmService::NewStub(channel_)),
       host_stub_(v1::HostService::NewStub(channel_)),
       probe_stub_(v1::ProbeService::NewStub(channel_)),
-      msr_stub_(v1::MsrService::NewStub(channel_)) {}
+      msr_stub_(v1::MsrService::NewStub(channel_)),
+      pmu_stub_(v1::PmuService::NewStub(channel_)) {}
 
 VmdClient::~VmdClient() = default;
 
@@ -244,6 +245,14 @@ absl::StatusOr<v1::HostInfo> VmdClient::GetHostInfo(
   return CallUnary<v1::HostInfo>(
       options, [&](grpc::ClientContext* context, v1::HostInfo* response) {
         return host_stub_->GetHostInfo(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::PmuGrant> VmdClient::NegotiatePmu(
+    const v1::NegotiatePmuRequest& request, const CallOptions& options) {
+  return CallUnary<v1::PmuGrant>(
+      options, [&](grpc::ClientContext* context, v1::PmuGrant* response) {
+        return pmu_stub_->NegotiatePmu(context, request, response);
       });
 }
 

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "vmd/v1/host.grpc.pb.h"
 #include "vmd/v1/msr.grpc.pb.h"
+#include "vmd/v1/pmu.grpc.pb.h"
 #include "vmd/v1/probe.grpc.pb.h"
 #include "vmd/v1/vm.grpc.pb.h"
 
@@ -158,6 +159,10 @@ class VmdClient {
   absl::StatusOr<v1::MsrStats> GetMsrStats(
       const v1::GetMsrStatsRequest& request, const CallOptions& options = {});
 
+  // vmd.v1.PmuService: a dry run of the PMU negotiation CreateVm does.
+  absl::StatusOr<v1::PmuGrant> NegotiatePmu(
+      const v1::NegotiatePmuRequest& request, const CallOptions& options = {});
+
   // Lists every VM matching `request`, following next_page_token from
   // request.page_token() (empty: the first page) to the last page. Each page
   // is a separate call with `options`. Fails with ABORTED if the server
@@ -174,6 +179,7 @@ class VmdClient {
   std::unique_ptr<v1::HostService::StubInterface> host_stub_;
   std::unique_ptr<v1::ProbeService::StubInterface> probe_stub_;
   std::unique_ptr<v1::MsrService::StubInterface> msr_stub_;
+  std::unique_ptr<v1::PmuService::StubInterface> pmu_stub_;
 };
 
 }  // namespace vmd::client

@@ -21,6 +21,7 @@
 #include "daemon/api/host_service.h"
 #include "daemon/core/msr_audit.h"
 #include "daemon/api/msr_service.h"
+#include "daemon/api/pmu_service.h"
 #include "daemon/api/probe_service.h"
 #include "daemon/api/reflection_v1_service.h"
 #include "daemon/core/vmd_core.h"
@@ -164,13 +165,15 @@ int main(int argc, char** argv) {
   vmd::daemon::HostServiceImpl host_service(*host);
   vmd::daemon::ProbeServiceImpl probe_service((*core)->probes());
   vmd::daemon::MsrServiceImpl msr_service((*core)->msr());
+  vmd::daemon::PmuServiceImpl pmu_service(*host);
   vmd::daemon::MsrAudit msr_audit((*core)->records(), (*core)->engine_clients());
   // Generic tools find every service: health checking by service name
   // (each vmd.v1 service, and "" for the server), reflection v1alpha (gRPC's
   // plugin) and v1 (ours: Debian's gRPC has only v1alpha).
   const std::vector<std::string> vmd_services = {
       vmd::v1::VmService::service_full_name(), vmd::v1::HostService::service_full_name(),
-      vmd::v1::ProbeService::service_full_name(), vmd::v1::MsrService::service_full_name()};
+      vmd::v1::ProbeService::service_full_name(), vmd::v1::MsrService::service_full_name(),
+      vmd::v1::PmuService::service_full_name()};
   std::vector<std::string> listed = vmd_services;
   listed.insert(listed.end(), {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
                                grpc::reflection::v1::ServerReflection::service_full_name()});
@@ -185,6 +188,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&host_service);
   builder.RegisterService(&probe_service);
   builder.RegisterService(&msr_service);
+  builder.RegisterService(&pmu_service);
   builder.RegisterService(&reflection_v1);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fail(absl::StrCat("cannot listen on ", listen));

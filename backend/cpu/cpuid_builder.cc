@@ -6,7 +6,9 @@
 namespace vmd::cpu {
 namespace {
 
+constexpr uint32_t kLeaf1EcxDtes64 = 1u << 2;
 constexpr uint32_t kLeaf1EcxPdcm = 1u << 15;
+constexpr uint32_t kLeaf1EdxDs = 1u << 21;
 constexpr uint32_t kLeaf1EcxX2apic = 1u << 21;
 constexpr uint32_t kLeaf1EcxHypervisor = 1u << 31;
 constexpr uint32_t kLeaf1EdxHtt = 1u << 28;
@@ -51,7 +53,10 @@ void SetPmuLeaves(CpuidTable& table, const GuestPmuLeaves& pmu) {
                       pmu.unavailable_events, pmu.version >= 5 ? pmu.fixed_counter_bitmap : 0,
                       (pmu.fixed_counters & 0x1f) | ((pmu.fixed_counter_width & 0xff) << 5)));
   if (CpuidEntry* leaf1 = FindCpuid(table, 1)) {
-    leaf1->ecx = pmu.pdcm ? leaf1->ecx | kLeaf1EcxPdcm : leaf1->ecx & ~kLeaf1EcxPdcm;
+    auto set = [](uint32_t& reg, uint32_t bit, bool on) { reg = on ? reg | bit : reg & ~bit; };
+    set(leaf1->ecx, kLeaf1EcxPdcm, pmu.pdcm);
+    set(leaf1->ecx, kLeaf1EcxDtes64, pmu.dtes64);
+    set(leaf1->edx, kLeaf1EdxDs, pmu.ds);
   }
   if (pmu.arch_lbr_depth_bitmap != 0) {
     RaiseMaxBasicLeaf(table, kArchLbrLeaf);
@@ -101,6 +106,16 @@ CpuidTable BuildVcpuCpuid(std::span<const CpuidEntry> base, const VcpuTopology& 
     }
   }
   if (options.pmu) SetPmuLeaves(table, *options.pmu);
+  if (options.vendor) {
+    const VendorRegisters v = CpuidVendorRegisters(*options.vendor);
+    for (uint32_t function : {0u, 0x80000000u}) {
+      if (CpuidEntry* e = FindCpuid(table, function)) {
+        e->ebx = v.ebx;
+        e->ecx = v.ecx;
+        e->edx = v.edx;
+      }
+    }
+  }
   return table;
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 
+#include "backend/cpu/cpu_vendor.h"
 #include "backend/cpu/cpuid.h"
 
 namespace vmd::cpu {
@@ -31,6 +32,8 @@ struct GuestPmuLeaves {
   uint32_t fixed_counters = 0;       // 0xA EDX[4:0]
   uint32_t fixed_counter_width = 0;  // 0xA EDX[12:5]
   bool pdcm = false;                 // CPUID.1:ECX.PDCM: PERF_CAPABILITIES exists
+  bool ds = false;                   // CPUID.1:EDX.DS and
+  bool dtes64 = false;               // CPUID.1:ECX.DTES64: PEBS via DS (seed 002)
   // Arch LBR (0x1C, and CPUID.7.0:EDX bit 19) when depth_bitmap != 0.
   uint32_t arch_lbr_depth_bitmap = 0;  // 0x1C EAX[7:0]: bit n => depth 8*(n+1)
   uint32_t arch_lbr_ebx = 0;           // CPL filter, branch filter, call stack
@@ -41,6 +44,10 @@ struct CpuidOptions {
   // Set: the PMU leaves say exactly this. Unset: the base table's PMU leaves
   // stay as they are (KVM's own vPMU description, or none).
   std::optional<GuestPmuLeaves> pmu;
+  // Set: the vendor strings of leaves 0 and 0x80000000 say this vendor (the
+  // rest stays the base's: e.g. an Intel-architectural vPMU guest on an
+  // AMD host).
+  std::optional<CpuVendor> vendor;
 };
 
 // vCPU `topology.vcpu_id`'s CPUID:
@@ -52,7 +59,8 @@ struct CpuidOptions {
 //   leaf 0x4: cores per package (Intel);
 //   leaves 0x80000001/0x80000008/0x8000001E: CmpLegacy, core count and APIC
 //             id size, extended APIC id (AMD);
-//   leaves 0xA/0x1C: `options.pmu`, when given.
+//   leaves 0xA/0x1C: `options.pmu`, when given;
+//   leaves 0, 0x80000000: `options.vendor`'s strings, when given.
 CpuidTable BuildVcpuCpuid(std::span<const CpuidEntry> base, const VcpuTopology& topology,
                           const CpuidOptions& options = {});
 

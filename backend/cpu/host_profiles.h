@@ -36,6 +36,8 @@ struct PmuDescription {
   uint32_t pebs_format = 0;
   bool pebs_baseline = false;
   bool guest_pebs = false;
+  // The host's own perf uses PEBS (guests then get none, seed 002).
+  bool host_uses_pebs = false;
   // IA32_PERF_CAPABILITIES (MSR 0x345) as the host reports it.
   uint64_t perf_capabilities = 0;
 };
@@ -53,6 +55,9 @@ struct HostProfile {
   // The highest vPMU version this host's kernel gives a guest: upstream
   // KVM caps it at 2; a kernel with the v5 series (seed 004) gives 5.
   uint32_t kernel_vpmu_version;
+  // Whether that kernel gives guests Arch LBR (seed 001; upstream never
+  // merged it).
+  bool kernel_arch_lbr = false;
   // IA32_ARCH_CAPABILITIES as KVM gives it to a guest (kvm_get_arch_capabilities()).
   uint64_t arch_capabilities = 0;
   // Set for a profile made from a host's KVM (the sim's `host`): its

@@ -21,6 +21,10 @@ struct KvmHostReport {
   std::map<uint32_t, uint64_t> feature_msrs;  // by index
   uint32_t max_vcpus = 0;
   uint64_t tsc_khz = 0;
+  // KVM_CHECK_EXTENSION: KVM_CAP_PMU_CAPABILITY (its KVM_PMU_CAP_* bits)
+  // and KVM_CAP_PMU_EVENT_FILTER.
+  uint32_t pmu_capability = 0;
+  bool pmu_event_filter = false;
 };
 
 // The sim profile `host`: this host's CPU as its KVM describes it (vendor,

@@ -8,8 +8,10 @@
 #include "backend/cpu/cpu_vendor.h"
 #include "backend/cpu/host_profiles.h"
 #include "backend/cpu/kvm_host_report.h"
+#include "backend/engine/host_pmu_probe.h"
 #include "backend/engine/sandbox_probe.h"
 #include "backend/hypervisor/hypervisor.h"
+#include "backend/pmu/host_pmu.h"
 #include "backend/rpc/proto_json.h"
 
 namespace vmd::engine {
@@ -48,6 +50,7 @@ v1::HostProbe ProbeHost() {
     profile->set_name(std::string(p.name));
     profile->set_description(std::string(p.description));
     profile->set_vendor(std::string(cpu::CpuVendorName(p.vendor)));
+    *profile->mutable_pmu() = pmu::HostPmuOfProfile(p);
   }
   // The sim profile made from this host's KVM, where there is one to ask.
   if (absl::StatusOr<std::unique_ptr<hv::Hypervisor>> kvm = hv::OpenHypervisor(hv::BackendKind::kKvm, ""); kvm.ok()) {
@@ -56,6 +59,10 @@ v1::HostProbe ProbeHost() {
     profile->set_name(std::string(host.name));
     profile->set_description(std::string(host.description));
     profile->set_vendor(std::string(cpu::CpuVendorName(host.vendor)));
+    *profile->mutable_pmu() = pmu::HostPmuOfProfile(host);
+    *probe.mutable_pmu() = ProbeHostPmu(&(*kvm)->HostReport());
+  } else {
+    *probe.mutable_pmu() = ProbeHostPmu(nullptr);
   }
   probe.set_default_sim_profile(std::string(cpu::DefaultHostProfile().name));
   probe.set_cpu_vendor(std::string(cpu::CpuVendorName(HostCpuVendor())));

@@ -4,10 +4,12 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "backend/cpu/cpu_vendor.h"
 #include "backend/cpu/host_profiles.h"
 #include "backend/guest/firmware_loader.h"
 #include "backend/guest/guest_abi.h"
 #include "backend/hypervisor/msi.h"
+#include "backend/pmu/guest_pmu_leaves.h"
 #include "backend/snapshot/snapshot_files.h"
 #include "backend/snapshot/state_codec.h"
 
@@ -76,7 +78,10 @@ absl::StatusOr<std::unique_ptr<VmRunner>> VmRunner::Create(const EngineConfig& c
 }
 
 absl::Status VmRunner::CreateVcpus() {
-  auto vm = hypervisor_->CreateVm({.vcpus = config_.vcpus(), .sim_profile = config_.sim_profile()});
+  hv::VmConfig vm_config{.vcpus = config_.vcpus(), .sim_profile = config_.sim_profile()};
+  if (config_.has_pmu()) vm_config.cpuid.pmu = pmu::LeavesOf(config_.pmu());
+  vm_config.cpuid.vendor = cpu::ParseCpuVendor(config_.cpu_vendor());
+  auto vm = hypervisor_->CreateVm(vm_config);
   if (!vm.ok()) return vm.status();
   vm_ = *std::move(vm);
   if (absl::Status s = vm_->MapMemory(*memory_); !s.ok()) return s;
@@ -85,7 +90,27 @@ absl::Status VmRunner::CreateVcpus() {
     if (!vcpu.ok()) return vcpu.status();
     vcpus_.push_back(*std::move(vcpu));
   }
-  return absl::OkStatus();
+  return AttachVpmu();
+}
+
+// The engine's vPMU serves a grant of the engine layer, and every grant on
+// sim (whose model of KVM's in-kernel vPMU is the same register model). A
+// grant of KVM's own vPMU on kvm is KVM's: the CPUID above programs it.
+absl::Status VmRunner::AttachVpmu() {
+  if (!config_.has_pmu() || config_.pmu().version() == 0) return absl::OkStatus();
+  const bool engine_layer = config_.pmu().layer() == vmd::v1::PMU_LAYER_ENGINE;
+  if (!engine_layer && hypervisor_->kind() == hv::BackendKind::kKvm) {
+    if (config_.pmu().perf_capabilities() != 0 || config_.pmu().has_event_filter()) {
+      return absl::UnimplementedError(
+          "pmu: a grant of KVM's in-kernel vPMU with PERF_CAPABILITIES or an event filter needs their KVM "
+          "programming (KVM_SET_MSRS, KVM_SET_PMU_EVENT_FILTER), which this engine does not have yet");
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<uint64_t> tsc_khz = vcpus_[0]->TscKhz();
+  if (!tsc_khz.ok()) return tsc_khz.status();
+  vpmu_ = std::make_unique<EngineVpmu>(config_.pmu(), config_.vcpus(), *tsc_khz);
+  return vpmu_->Attach(msr_router_);
 }
 
 absl::Status VmRunner::AttachDevices() {
@@ -230,7 +255,9 @@ void VmRunner::VcpuLoop(hv::Vcpu* vcpu) {
       }
       if (ended()) break;
     }
+    if (vpmu_) vpmu_->clock().Enter(vcpu->id());
     absl::StatusOr<hv::VcpuExit> exit = vcpu->Run();
+    if (vpmu_) vpmu_->clock().Leave(vcpu->id());
     std::optional<std::string> crash =
         exit.ok() ? exits_.Dispatch(*vcpu, *exit) : absl::StrCat("vcpu ", vcpu->id(), ": ", exit.status().message());
     if (crash) {

@@ -23,6 +23,7 @@
 #include "backend/devices/power_port.h"
 #include "backend/devices/serial.h"
 #include "backend/engine/engine_config.h"
+#include "backend/engine/engine_vpmu.h"
 #include "backend/engine/probe_mailbox.h"
 #include "backend/hypervisor/hypervisor.h"
 #include "backend/memory/guest_memory.h"
@@ -91,6 +92,7 @@ class VmRunner {
   absl::Status Boot();
   absl::Status Restore();
   absl::Status CreateVcpus();
+  absl::Status AttachVpmu();
   absl::Status AttachDevices();
   void VcpuLoop(hv::Vcpu* vcpu);
   // Ends the VM with `state`; the first caller wins. Requires mu_.
@@ -113,6 +115,7 @@ class VmRunner {
   std::unique_ptr<ProbeMailbox> probe_mailbox_;
   bench::BenchDevice bench_device_;  // VMD_PORT_BENCH
   MsrExitRouter msr_router_;
+  std::unique_ptr<EngineVpmu> vpmu_;  // with a PMU grant it serves
   ExitDispatcher exits_;
 
   std::mutex control_mu_;  // serializes Pause, Resume, SaveState and MSR filter changes

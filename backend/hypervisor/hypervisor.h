@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backend/cpu/cpuid_builder.h"
 #include "backend/cpu/kvm_host_report.h"
 #include "backend/hypervisor/msi.h"
 #include "backend/hypervisor/vcpu_state.h"
@@ -38,6 +39,9 @@ struct VmConfig {
   uint32_t vcpus = 1;
   // sim only: the host profile to model (backend/cpu/host_profiles.h).
   std::string sim_profile;
+  // Every vCPU's CPUID (cpu::BuildVcpuCpuid): the guest PMU's leaves, and
+  // another vendor than the host's (kvm only).
+  cpu::CpuidOptions cpuid;
 };
 
 // Why Vcpu::Run() returned. Mirrors the KVM_EXIT_* reasons the engine handles.

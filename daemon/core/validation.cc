@@ -7,6 +7,8 @@
 #include "backend/rpc/quoted_input.h"
 #include "daemon/host/host_inventory.h"
 #include "daemon/core/msr_policy.h"
+#include "backend/cpu/cpu_vendor.h"
+#include "backend/pmu/pmu_spec_validation.h"
 
 namespace vmd::daemon {
 namespace {
@@ -117,6 +119,23 @@ absl::Status ValidateVmSpec(const v1::VmSpec& spec, const v1::HostInfo& host) {
                    absl::StrCat("unknown workload ", QuotedInput(spec.workload()), "; known: idle, counter, probe"));
   }
   if (absl::Status s = ValidateLabels("spec.labels", spec.labels()); !s.ok()) return s;
+  if (!spec.cpu_vendor().empty()) {
+    if (!cpu::ParseCpuVendor(spec.cpu_vendor())) {
+      return Invalid("spec.cpu_vendor", absl::StrCat(QuotedInput(spec.cpu_vendor()), " is not intel or amd"));
+    }
+    if (EffectiveBackend(spec, host) == "sim") {
+      const std::string& profile = spec.sim_profile().empty() ? host.default_sim_profile() : spec.sim_profile();
+      for (const v1::SimProfile& p : host.sim_profiles()) {
+        if (p.name() == profile && p.vendor() != spec.cpu_vendor()) {
+          return Invalid("spec.cpu_vendor", absl::StrCat("on sim the guest is its profile's CPU: profile ", profile,
+                                                         " is ", p.vendor(), "; pick a profile of that vendor"));
+        }
+      }
+    }
+  }
+  if (spec.has_pmu()) {
+    if (absl::Status s = pmu::ValidatePmuSpec(spec.pmu(), "spec.pmu"); !s.ok()) return s;
+  }
   if (spec.has_msr_policy()) {
     if (auto compiled = CompileForVm(spec.msr_policy(), spec, "spec.msr_policy"); !compiled.ok()) {
       return compiled.status();

@@ -13,6 +13,7 @@
 #include "backend/rpc/quoted_input.h"
 #include "daemon/core/fault_points.h"
 #include "daemon/core/operation.h"
+#include "daemon/core/pmu_grants.h"
 #include "daemon/core/validation.h"
 #include "daemon/core/vm_state_machine.h"
 #include "daemon/engine/exit_status.h"
@@ -70,7 +71,10 @@ absl::StatusOr<v1::Vm> VmLifecycle::CreateVm(const v1::CreateVmRequest& request)
                                .creates = true},
       [&](const v1::Vm*) -> absl::StatusOr<Outcome<v1::Vm>> {
         if (absl::Status s = ValidateVmSpec(spec, host_); !s.ok()) return s;
+        absl::StatusOr<std::optional<v1::PmuGrant>> grant = GrantPmu(spec, host_);
+        if (!grant.ok()) return grant.status();
         v1::Vm vm;
+        if (*grant) *vm.mutable_status()->mutable_pmu_grant() = **grant;
         vm.set_id(NewVmId());
         *vm.mutable_spec() = spec;
         const google::protobuf::Timestamp now = NowTimestamp();
@@ -165,6 +169,12 @@ absl::StatusOr<v1::Vm> VmLifecycle::Start(const v1::Vm& current, std::optional<R
     }
   }
   v1::Vm vm = current;
+  // Negotiated again: this host (or vmd's view of it) may have changed
+  // since CreateVm; the engine programs what this grant says.
+  absl::StatusOr<std::optional<v1::PmuGrant>> grant = GrantPmu(current.spec(), host_);
+  if (!grant.ok()) return grant.status();
+  vm.mutable_status()->clear_pmu_grant();
+  if (*grant) *vm.mutable_status()->mutable_pmu_grant() = **grant;
   vm.mutable_status()->set_engine_pid(0);
   vm.mutable_status()->clear_exit();
   vm.mutable_status()->clear_last_error();

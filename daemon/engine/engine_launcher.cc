@@ -32,6 +32,8 @@ engine::v1::EngineConfig EngineLauncher::ConfigFor(const v1::Vm& vm, const std::
   config.set_heartbeat_ms(heartbeat_ms_);
   config.set_runtime_dir(VmPaths(state_dir_, vm.id()).dir);
   if (vm.spec().has_msr_policy()) *config.mutable_msr_policy() = vm.spec().msr_policy();
+  if (vm.status().has_pmu_grant()) *config.mutable_pmu() = vm.status().pmu_grant().guest();
+  config.set_cpu_vendor(vm.spec().cpu_vendor());
   if (sandbox_.enabled()) {
     *config.mutable_sandbox() = sandbox_.engine_config();
     // vmd's store and the other VMs' runtime dirs are none of its business.

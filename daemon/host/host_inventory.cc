@@ -37,6 +37,7 @@ absl::StatusOr<v1::HostInfo> ParseHostProbe(const std::string& json_text) {
   *host.mutable_sim_profiles() = probe.sim_profiles();
   host.set_default_sim_profile(probe.default_sim_profile());
   host.set_cpu_vendor(probe.cpu_vendor());
+  *host.mutable_pmu() = probe.pmu();
   // The engine's own layers as probed; vmd completes the picture
   // (SandboxPlan) before it serves it.
   *host.mutable_engine_sandbox()->mutable_layers() = probe.sandbox_layers();

@@ -7,12 +7,14 @@
 
 namespace vmd::conformance {
 
-BackendVm::BackendVm(const std::string& kind, uint32_t vcpus) {
+BackendVm::BackendVm(const std::string& kind, uint32_t vcpus,
+                     const std::function<void(engine::EngineConfig&)>& edit) {
   char tmpl[] = "/tmp/vmd-conf-XXXXXX";
   dir_ = mkdtemp(tmpl);
   const size_t colon = kind.find(':');
   engine::EngineConfig config = testing::TestEngineConfig(kind.substr(0, colon), "probe", dir_, vcpus, /*memory_mib=*/64);
   if (colon != std::string::npos) config.set_sim_profile(kind.substr(colon + 1));
+  if (edit) edit(config);
   auto runner = engine::VmRunner::Create(config);
   status_ = runner.status();
   if (runner.ok()) {

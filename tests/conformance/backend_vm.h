@@ -3,6 +3,7 @@
 #ifndef VMD_TESTS_CONFORMANCE_BACKEND_VM_H_
 #define VMD_TESTS_CONFORMANCE_BACKEND_VM_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +17,9 @@ namespace vmd::conformance {
 class BackendVm {
  public:
   // `kind` is "sim", "kvm" or "sim:PROFILE"; check status() before use.
-  explicit BackendVm(const std::string& kind, uint32_t vcpus = 2);
+  // `edit` may change the engine config before the VM is built.
+  explicit BackendVm(const std::string& kind, uint32_t vcpus = 2,
+                     const std::function<void(engine::EngineConfig&)>& edit = {});
   ~BackendVm();
   const absl::Status& status() const { return status_; }
   engine::VmRunner& runner() { return *runner_; }

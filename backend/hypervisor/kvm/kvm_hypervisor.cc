@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
 
@@ -67,6 +68,10 @@ absl::StatusOr<KvmHost> CheckKvm(bool create_test_vm) {
 
 // KVM_GET_SUPPORTED_CPUID, the MSR index lists and the feature MSRs'
 // values (KVM_GET_MSRS on /dev/kvm).
+// Older uapi headers may lack them (../shared/REFERENCE.md "vPMU").
+constexpr int kKvmCapPmuEventFilter = 173;
+constexpr int kKvmCapPmuCapability = 212;
+
 absl::StatusOr<cpu::KvmHostReport> ReadHostReport(int kvm_fd) {
   cpu::KvmHostReport r;
   absl::StatusOr<cpu::CpuidTable> cpuid = kvm::GetSupportedCpuid(kvm_fd);
@@ -81,6 +86,9 @@ absl::StatusOr<cpu::KvmHostReport> ReadHostReport(int kvm_fd) {
   absl::StatusOr<std::vector<MsrValue>> values = kvm::GetMsrs(kvm_fd, r.feature_msr_index_list);
   if (!values.ok()) return values.status();
   for (const MsrValue& v : *values) r.feature_msrs[v.index] = v.value;
+  // Not required: absent (0) on a kernel without them.
+  r.pmu_capability = static_cast<uint32_t>(std::max(0, kvm::CheckExtension(kvm_fd, kKvmCapPmuCapability)));
+  r.pmu_event_filter = kvm::CheckExtension(kvm_fd, kKvmCapPmuEventFilter) > 0;
   return r;
 }
 

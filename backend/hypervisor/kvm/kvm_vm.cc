@@ -155,7 +155,7 @@ absl::StatusOr<std::unique_ptr<Vcpu>> KvmVm::CreateVcpu(uint32_t id) {
   Fd vcpu_fd(*fd);
   // CPUID first: KVM validates EFER and CR4 in KVM_SET_SREGS against it.
   if (absl::Status s = SetVcpuCpuid(vcpu_fd.get(),
-                                    cpu::BuildVcpuCpuid(base_cpuid_, {.vcpu_id = id, .vcpus = config_.vcpus}));
+                                    cpu::BuildVcpuCpuid(base_cpuid_, {.vcpu_id = id, .vcpus = config_.vcpus}, config_.cpuid));
       !s.ok()) {
     return s;
   }

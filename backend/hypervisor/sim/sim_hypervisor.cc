@@ -35,6 +35,9 @@ cpu::KvmHostReport SimHostReport(const cpu::HostProfile& profile) {
   r.supported_cpuid = SimBaseCpuid(profile);
   r.max_vcpus = profile.max_vcpus;
   r.tsc_khz = profile.tsc_khz;
+  // The profile's kernel: KVM_PMU_CAP_DISABLE and event filters with a vPMU.
+  r.pmu_capability = profile.kernel_vpmu_version > 0 ? 1 : 0;
+  r.pmu_event_filter = profile.kernel_vpmu_version > 0;
   for (const SimMsrSpec& spec : SimMsrTable()) {
     for (uint32_t i = 0; i < spec.count; ++i) {
       if (SimVendorsHave(spec.listed & spec.vendors, profile.vendor)) r.msr_index_list.push_back(spec.index + i);

@@ -64,7 +64,7 @@ absl::StatusOr<std::unique_ptr<Vcpu>> SimVm::CreateVcpu(uint32_t id) {
   if (id >= config_.vcpus) return absl::InvalidArgumentError(absl::StrCat("sim: vcpu id ", id, " >= vcpus ", config_.vcpus));
   if (vcpus_.contains(id)) return absl::AlreadyExistsError(absl::StrCat("sim: vcpu ", id, " exists"));
   auto vcpu = std::make_unique<SimVcpu>(*this, id, profile_,
-                                        cpu::BuildVcpuCpuid(base, {.vcpu_id = id, .vcpus = config_.vcpus}),
+                                        cpu::BuildVcpuCpuid(base, {.vcpu_id = id, .vcpus = config_.vcpus}, config_.cpuid),
                                         *memory);
   vcpus_[id] = vcpu.get();
   return vcpu;

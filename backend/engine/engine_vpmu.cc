@@ -1,0 +1,89 @@
+#include "backend/engine/engine_vpmu.h"
+
+#include <time.h>
+
+namespace vmd::engine {
+namespace {
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+pmu::LbrKind LbrOf(vmd::v1::LbrMode m) {
+  switch (m) {
+    case vmd::v1::LBR_MODE_LEGACY: return pmu::LbrKind::kLegacy;
+    case vmd::v1::LBR_MODE_ARCH: return pmu::LbrKind::kArch;
+    default: return pmu::LbrKind::kNone;
+  }
+}
+
+pmu::PebsKind PebsOf(vmd::v1::PebsMode m) {
+  switch (m) {
+    case vmd::v1::PEBS_MODE_BASIC: return pmu::PebsKind::kBasic;
+    case vmd::v1::PEBS_MODE_ADAPTIVE: return pmu::PebsKind::kAdaptive;
+    default: return pmu::PebsKind::kNone;
+  }
+}
+
+}  // namespace
+
+pmu::VirtualPmuShape ShapeOf(const vmd::v1::GuestPmu& g) {
+  pmu::VirtualPmuShape s;
+  s.version = g.version();
+  s.gp_counters = g.gp_counters();
+  if (g.gp_counter_width() != 0) s.gp_counter_width = g.gp_counter_width();
+  s.fixed_counters = g.fixed_counters();
+  s.fixed_counter_bitmap = g.fixed_counter_bitmap();
+  if (g.fixed_counter_width() != 0) s.fixed_counter_width = g.fixed_counter_width();
+  s.unavailable_events = g.unavailable_events();
+  s.pdcm = g.pdcm();
+  s.perf_capabilities = g.perf_capabilities();
+  s.lbr = LbrOf(g.lbr());
+  s.lbr_depth = g.lbr_depth();
+  s.arch_lbr_depth_bitmap = g.arch_lbr_depth_bitmap();
+  s.pebs = PebsOf(g.pebs());
+  return s;
+}
+
+VcpuRunClock::VcpuRunClock(uint32_t vcpus, uint64_t tsc_khz)
+    : tsc_khz_(tsc_khz), slots_(new Slot[vcpus]), vcpus_(vcpus) {}
+
+void VcpuRunClock::Enter(uint32_t vcpu) { slots_[vcpu].entered_ns.store(MonotonicNs(), std::memory_order_relaxed); }
+
+void VcpuRunClock::Leave(uint32_t vcpu) {
+  Slot& s = slots_[vcpu];
+  const int64_t entered = s.entered_ns.exchange(0, std::memory_order_relaxed);
+  if (entered != 0) s.run_ns.fetch_add(MonotonicNs() - entered, std::memory_order_relaxed);
+}
+
+uint64_t VcpuRunClock::CoreCycles(uint32_t vcpu) {
+  if (vcpu >= vcpus_) return 0;
+  const Slot& s = slots_[vcpu];
+  int64_t ns = s.run_ns.load(std::memory_order_relaxed);
+  if (const int64_t entered = s.entered_ns.load(std::memory_order_relaxed); entered != 0) ns += MonotonicNs() - entered;
+  return static_cast<uint64_t>(ns) * tsc_khz_ / 1'000'000;
+}
+
+EngineVpmu::EngineVpmu(const vmd::v1::GuestPmu& guest, uint32_t vcpus, uint64_t tsc_khz)
+    : clock_(vcpus, tsc_khz), pmu_(ShapeOf(guest), vcpus, &clock_) {}
+
+absl::Status EngineVpmu::Attach(MsrExitRouter& router) {
+  std::vector<msr::MsrClaim> claims;
+  for (const auto& [first, count] : pmu_.MsrRanges()) {
+    claims.push_back({.owner = "vpmu", .first = first, .count = count});
+  }
+  return router.Claim("vpmu", std::move(claims), this);
+}
+
+msr::MsrAccessResult EngineVpmu::ReadMsr(uint32_t vcpu, uint32_t index) {
+  std::optional<uint64_t> value = pmu_.Read(vcpu, index);
+  return value ? msr::MsrAccessResult::Value(*value) : msr::MsrAccessResult::Gp();
+}
+
+msr::MsrAccessResult EngineVpmu::WriteMsr(uint32_t vcpu, uint32_t index, uint64_t value) {
+  return pmu_.Write(vcpu, index, value) ? msr::MsrAccessResult::Value(0) : msr::MsrAccessResult::Gp();
+}
+
+}  // namespace vmd::engine
