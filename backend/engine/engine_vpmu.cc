@@ -67,7 +67,36 @@ uint64_t VcpuRunClock::CoreCycles(uint32_t vcpu) {
 }
 
 EngineVpmu::EngineVpmu(const vmd::v1::GuestPmu& guest, uint32_t vcpus, uint64_t tsc_khz)
-    : clock_(vcpus, tsc_khz), pmu_(ShapeOf(guest), vcpus, &clock_) {}
+    : vcpus_(vcpus), clock_(vcpus, tsc_khz), pmu_(ShapeOf(guest), vcpus, &clock_), slots_(new VcpuSlot[vcpus]) {}
+
+EngineVpmu::~EngineVpmu() {
+  stop_ = true;
+  if (watch_.joinable()) watch_.join();
+}
+
+void EngineVpmu::WatchOverflows(std::chrono::microseconds period, std::function<void(uint32_t)> kick) {
+  watch_ = std::thread([this, period, kick = std::move(kick)] {
+    while (!stop_) {
+      std::this_thread::sleep_for(period);
+      for (uint32_t v = 0; v < vcpus_; ++v) {
+        bool due;
+        {
+          std::lock_guard lock(slots_[v].mu);
+          slots_[v].pmi_due |= pmu_.TakePmi(v);
+          due = slots_[v].pmi_due;
+        }
+        if (due) kick(v);
+      }
+    }
+  });
+}
+
+bool EngineVpmu::TakePmi(uint32_t vcpu) {
+  std::lock_guard lock(slots_[vcpu].mu);
+  const bool due = slots_[vcpu].pmi_due || pmu_.TakePmi(vcpu);
+  slots_[vcpu].pmi_due = false;
+  return due;
+}
 
 absl::Status EngineVpmu::Attach(MsrExitRouter& router) {
   std::vector<msr::MsrClaim> claims;
@@ -77,12 +106,26 @@ absl::Status EngineVpmu::Attach(MsrExitRouter& router) {
   return router.Claim("vpmu", std::move(claims), this);
 }
 
+std::map<uint32_t, uint64_t> EngineVpmu::Save(uint32_t vcpu) {
+  std::lock_guard lock(slots_[vcpu].mu);
+  return pmu_.Save(vcpu);
+}
+
+void EngineVpmu::Restore(uint32_t vcpu, const std::map<uint32_t, uint64_t>& msrs) {
+  std::lock_guard lock(slots_[vcpu].mu);
+  pmu_.Restore(vcpu, msrs);
+}
+
 msr::MsrAccessResult EngineVpmu::ReadMsr(uint32_t vcpu, uint32_t index) {
+  if (vcpu >= vcpus_) return msr::MsrAccessResult::Gp();
+  std::lock_guard lock(slots_[vcpu].mu);
   std::optional<uint64_t> value = pmu_.Read(vcpu, index);
   return value ? msr::MsrAccessResult::Value(*value) : msr::MsrAccessResult::Gp();
 }
 
 msr::MsrAccessResult EngineVpmu::WriteMsr(uint32_t vcpu, uint32_t index, uint64_t value) {
+  if (vcpu >= vcpus_) return msr::MsrAccessResult::Gp();
+  std::lock_guard lock(slots_[vcpu].mu);
   return pmu_.Write(vcpu, index, value) ? msr::MsrAccessResult::Value(0) : msr::MsrAccessResult::Gp();
 }
 

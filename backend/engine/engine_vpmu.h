@@ -8,7 +8,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -39,22 +43,42 @@ class VcpuRunClock final : public pmu::PmuClock {
   const uint32_t vcpus_;
 };
 
+// Thread-safe: each vCPU's registers have a lock of their own, taken by
+// its MSR exits and by the overflow watch.
 class EngineVpmu final : public MsrClaimHandler {
  public:
   EngineVpmu(const vmd::v1::GuestPmu& guest, uint32_t vcpus, uint64_t tsc_khz);
+  ~EngineVpmu() override;
 
   // Claims every PMU MSR for this vPMU.
   absl::Status Attach(MsrExitRouter& router);
+  // Starts the overflow watch: counters overflow while the guest runs, with
+  // no exit to notice it, so every `period` each vCPU's counters are looked
+  // at and a vCPU with a PMI due is kicked out of Run() (`kick`).
+  void WatchOverflows(std::chrono::microseconds period, std::function<void(uint32_t vcpu)> kick);
+  // On `vcpu`'s thread, outside Run(): whether a PMI is due for it (it is
+  // then taken).
+  bool TakePmi(uint32_t vcpu);
 
   msr::MsrAccessResult ReadMsr(uint32_t vcpu, uint32_t index) override;
   msr::MsrAccessResult WriteMsr(uint32_t vcpu, uint32_t index, uint64_t value) override;
 
   VcpuRunClock& clock() { return clock_; }
-  pmu::VirtualPmu& pmu() { return pmu_; }
+  // A vCPU's registers for a snapshot, and their restore (host-initiated).
+  std::map<uint32_t, uint64_t> Save(uint32_t vcpu);
+  void Restore(uint32_t vcpu, const std::map<uint32_t, uint64_t>& msrs);
 
  private:
+  struct VcpuSlot {
+    std::mutex mu;
+    bool pmi_due = false;  // guarded by mu
+  };
+  const uint32_t vcpus_;
   VcpuRunClock clock_;
   pmu::VirtualPmu pmu_;
+  std::unique_ptr<VcpuSlot[]> slots_;
+  std::atomic<bool> stop_{false};
+  std::thread watch_;
 };
 
 // The register model's shape for a grant's guest PMU.

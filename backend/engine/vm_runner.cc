@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "backend/cpu/cpu_vendor.h"
 #include "backend/cpu/host_profiles.h"
 #include "backend/guest/firmware_loader.h"
@@ -113,6 +114,18 @@ absl::Status VmRunner::AttachVpmu() {
   return vpmu_->Attach(msr_router_);
 }
 
+// A counter overflowed with its PMI bit set: the interrupt goes where the
+// guest's performance-counter LVT says (kvm_pmu_deliver_pmi ->
+// kvm_apic_local_deliver(APIC_LVTPC)), as a fixed interrupt to this vCPU.
+// Masked, or another delivery mode than fixed (NMI, SMI): not delivered.
+absl::Status VmRunner::DeliverPmi(hv::Vcpu& vcpu) {
+  constexpr uint32_t kLapicLvtPc = 0x340, kLvtMasked = 1u << 16, kLvtDeliveryMode = 0x700;
+  absl::StatusOr<uint32_t> lvt = vcpu.ReadLapicRegister(kLapicLvtPc);
+  if (!lvt.ok()) return lvt.status();
+  if ((*lvt & kLvtMasked) || (*lvt & kLvtDeliveryMode) != 0) return absl::OkStatus();
+  return vm_->SignalMsi(hv::FixedMsi(vcpu.id(), static_cast<uint8_t>(*lvt & 0xff)));
+}
+
 absl::Status VmRunner::AttachDevices() {
   auto console = ConsoleLog::Open(ConsolePath(config_));
   if (!console.ok()) return console.status();
@@ -175,6 +188,11 @@ absl::Status VmRunner::Restore() {
         vmd::v1::Backend_Name(backend), ", ", config_.vcpus(), " vCPU(s), workload ", config_.workload(),
         ", sim profile '", config_.sim_profile(), "'"));
   }
+  // The vPMU's registers are of the shape it was granted: the same again.
+  if (!google::protobuf::util::MessageDifferencer::Equals(snapshot->pmu(), config_.pmu())) {
+    return absl::FailedPreconditionError(
+        "restore: the snapshot's guest PMU differs from the config's (a VM is restored with the PMU it was saved with)");
+  }
   auto memory = hv::GuestMemory::FromFile(snapshot::MemoryPath(dir), snapshot::MemoryLayout(*snapshot),
                                           MappingOf(config_.restore().memory_mapping()));
   if (!memory.ok()) return memory.status();
@@ -200,6 +218,12 @@ absl::Status VmRunner::Restore() {
   auto applied = msr_router_.SetPolicy(config_.msr_policy());
   if (!applied.ok()) return applied.status();
   msr_router_.SetStoredValues({snapshot->msr_handler_values().begin(), snapshot->msr_handler_values().end()});
+  if (vpmu_) {
+    for (int i = 0; i < snapshot->vpmu_size(); ++i) {
+      const auto& msrs = snapshot->vpmu(i).msrs();
+      vpmu_->Restore(static_cast<uint32_t>(i), {msrs.begin(), msrs.end()});
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -225,6 +249,7 @@ absl::Status VmRunner::Start() {
   pause_requested_ = config_.start_paused();
   SetStateLocked(config_.start_paused() ? RunState::kPaused : RunState::kRunning);
   live_threads_ = static_cast<uint32_t>(vcpus_.size());
+  if (vpmu_) vpmu_->WatchOverflows(std::chrono::milliseconds(1), [this](uint32_t v) { vcpus_[v]->Kick(); });
   for (auto& vcpu : vcpus_) threads_.emplace_back(&VmRunner::VcpuLoop, this, vcpu.get());
   return absl::OkStatus();
 }
@@ -260,6 +285,10 @@ void VmRunner::VcpuLoop(hv::Vcpu* vcpu) {
     if (vpmu_) vpmu_->clock().Leave(vcpu->id());
     std::optional<std::string> crash =
         exit.ok() ? exits_.Dispatch(*vcpu, *exit) : absl::StrCat("vcpu ", vcpu->id(), ": ", exit.status().message());
+    // After the exit's own answer: an MSR write it made may have overflowed.
+    if (!crash && vpmu_ && vpmu_->TakePmi(vcpu->id())) {
+      if (absl::Status s = DeliverPmi(*vcpu); !s.ok()) crash = absl::StrCat("vcpu ", vcpu->id(), ": PMI: ", s.message());
+    }
     if (crash) {
       std::string dump = vcpu->DumpRegisters();
       std::lock_guard lock(mu_);
@@ -397,6 +426,13 @@ absl::StatusOr<v1::SaveStateResponse> VmRunner::SaveState(const std::string& dir
     if (!devices.ok()) return devices.status();
     snapshot.mutable_devices()->insert(devices->begin(), devices->end());
     for (const auto& [index, value] : msr_router_.StoredValues()) (*snapshot.mutable_msr_handler_values())[index] = value;
+    if (config_.has_pmu()) *snapshot.mutable_pmu() = config_.pmu();
+    if (vpmu_) {
+      for (auto& vcpu : vcpus_) {
+        const std::map<uint32_t, uint64_t> msrs = vpmu_->Save(vcpu->id());
+        snapshot.add_vpmu()->mutable_msrs()->insert(msrs.begin(), msrs.end());
+      }
+    }
     console_->Flush();
     absl::StatusOr<uint64_t> written = snapshot::WriteMemory(dir, *memory_);
     if (!written.ok()) return written.status();

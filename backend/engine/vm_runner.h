@@ -93,6 +93,7 @@ class VmRunner {
   absl::Status Restore();
   absl::Status CreateVcpus();
   absl::Status AttachVpmu();
+  absl::Status DeliverPmi(hv::Vcpu& vcpu);
   absl::Status AttachDevices();
   void VcpuLoop(hv::Vcpu* vcpu);
   // Ends the VM with `state`; the first caller wins. Requires mu_.

@@ -107,6 +107,11 @@ class Vcpu {
   virtual absl::StatusOr<VcpuState> SaveState() = 0;
   virtual absl::Status RestoreState(const VcpuState& state) = 0;
 
+  // One 32-bit register of the local APIC's page (offset 0x10 * n, e.g.
+  // 0x340 the performance-counter LVT), from the vCPU's own thread while it
+  // is outside Run().
+  virtual absl::StatusOr<uint32_t> ReadLapicRegister(uint32_t offset) = 0;
+
   // The general and system registers, for crash reports.
   virtual std::string DumpRegisters() = 0;
 };

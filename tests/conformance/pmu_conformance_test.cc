@@ -8,6 +8,7 @@
 // Listed differences: counter values (run time, not comparable across
 // backends; checked to advance instead); LBR runs on the sim's Ice Lake
 // profile only, since LBR needs KVM's vPMU, which kvm here lacks.
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -172,6 +173,68 @@ TEST_F(PmuConformanceTest, CycleCountersAdvanceOnlyWhileEnabled) {
     EXPECT_EQ(value(10), value(12)) << "disabled: no advance";
     EXPECT_GE(value(10), value(5));
     EXPECT_EQ(value(13), 0u) << "no overflow";
+  }
+}
+
+// A counter that overflows with its INT bit raises the PMI on the vector
+// the guest programmed in its performance-counter LVT (x2APIC 0x834), and
+// sets its GLOBAL_STATUS bit; a masked LVT takes none.
+TEST_F(PmuConformanceTest, AnOverflowRaisesThePmiOnTheLvtVector) {
+  constexpr uint32_t kX2apicLvtPc = 0x834, kVector = 0xe0;
+  constexpr uint64_t kInt = 1ull << 20;
+  for (const std::string& kind : Backends()) {
+    SCOPED_TRACE(kind);
+    const v1::PmuGrant grant = GrantOn(kind, Custom(5, 2, 0, 0b0110));
+    std::unique_ptr<BackendVm> vm = VmWith(kind, grant);
+    ASSERT_TRUE(vm->status().ok()) << vm->status();
+    // 48-bit counter, 4096 cycles before it wraps.
+    const uint64_t near_overflow = (1ull << 48) - 4096;
+    absl::StatusOr<v1::RunProbeResponse> r = vm->Run({
+        Wrmsr(kX2apicLvtPc, kVector), Wrmsr(kFullWidthPmc0, near_overflow),
+        Wrmsr(kPerfEvtSel0, kCoreCyclesEvent | kInt), Wrmsr(kGlobalCtrl, 1),
+        Wait(kVector, 2'000'000), Rdmsr(kGlobalStatus), Wrmsr(kGlobalCtrl, 0),
+        // Masked: the next overflow raises nothing.
+        Wrmsr(kX2apicLvtPc, kVector | (1u << 16)), Wrmsr(0x390, 1), Wrmsr(kFullWidthPmc0, near_overflow),
+        Wrmsr(kGlobalCtrl, 1), Wait(kVector, 100'000), Rdmsr(kGlobalStatus),
+    });
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (int i : {0, 1, 2, 3}) ASSERT_EQ(Outcome(r->results(i)), "ok") << "op " << i;
+    EXPECT_EQ(Outcome(r->results(4)), "ok") << "the PMI arrived on its vector";
+    EXPECT_EQ(r->results(5).values(0) & 1, 1u) << "GLOBAL_STATUS.PMC0 overflow";
+    EXPECT_EQ(Outcome(r->results(11)), "PROBE_OUTCOME_TIMEOUT/0") << "masked LVT: no PMI";
+    EXPECT_EQ(r->results(12).values(0) & 1, 1u) << "the overflow is still recorded";
+  }
+}
+
+// The vPMU's registers travel with a snapshot: a restored VM reads what
+// the saved one held; a restore asking for another PMU is refused.
+TEST_F(PmuConformanceTest, TheVpmuIsSavedAndRestoredWithTheVm) {
+  for (const std::string& kind : Backends()) {
+    SCOPED_TRACE(kind);
+    char tmpl[] = "/tmp/vmd-vpmu-XXXXXX";
+    const std::string root = mkdtemp(tmpl);
+    const v1::PmuGrant grant = GrantOn(kind, Custom(5, 2, 0, 0b0110));
+    {
+      std::unique_ptr<BackendVm> vm = VmWith(kind, grant);
+      ASSERT_TRUE(vm->status().ok()) << vm->status();
+      // PMC1 holds a value and does not count (no event enabled).
+      ASSERT_TRUE(vm->Run({Wrmsr(kFullWidthPmc0 + 1, 0x123456789), Wrmsr(kPerfEvtSel0, 0x3c)}).ok());
+      ASSERT_TRUE(vm->runner().Pause().ok());
+      ASSERT_TRUE(vm->runner().SaveState(root).ok());
+    }
+    std::unique_ptr<BackendVm> restored = std::make_unique<BackendVm>(kind, 1, [&](engine::EngineConfig& c) {
+      *c.mutable_pmu() = grant.guest();
+      c.set_cpu_vendor(grant.vendor());
+      c.mutable_restore()->set_snapshot_dir(root);
+    });
+    ASSERT_TRUE(restored->status().ok()) << restored->status();
+    absl::StatusOr<v1::RunProbeResponse> r = restored->Run({Rdmsr(kPmc0 + 1), Rdmsr(kPerfEvtSel0)});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->results(0).values(0), 0x123456789u);
+    EXPECT_EQ(r->results(1).values(0), 0x3cu);
+    BackendVm other(kind, 1, [&](engine::EngineConfig& c) { c.mutable_restore()->set_snapshot_dir(root); });
+    EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition) << other.status();
+    std::filesystem::remove_all(root);
   }
 }
 

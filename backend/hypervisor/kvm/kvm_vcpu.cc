@@ -252,6 +252,17 @@ absl::StatusOr<std::vector<uint32_t>> KvmVcpu::SavedMsrs() {
   return *saved_msrs_;
 }
 
+absl::StatusOr<uint32_t> KvmVcpu::ReadLapicRegister(uint32_t offset) {
+  if (offset > sizeof(kvm_lapic_state::regs) - 4 || offset % 0x10 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("LAPIC register offset 0x", absl::Hex(offset)));
+  }
+  kvm_lapic_state lapic{};
+  if (absl::Status s = Ioctl(fd_.get(), KVM_GET_LAPIC, "KVM_GET_LAPIC", &lapic).status(); !s.ok()) return s;
+  uint32_t value;
+  std::memcpy(&value, lapic.regs + offset, sizeof(value));
+  return value;
+}
+
 absl::StatusOr<VcpuState> KvmVcpu::SaveState() {
   absl::StatusOr<std::vector<uint32_t>> msrs = SavedMsrs();
   if (!msrs.ok()) return msrs.status();

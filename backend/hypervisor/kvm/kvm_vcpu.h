@@ -52,6 +52,7 @@ class KvmVcpu : public Vcpu {
   absl::Status SetBootEntry(const BootEntry& entry) override;
   absl::StatusOr<uint64_t> TscKhz() override;
   absl::StatusOr<VcpuState> SaveState() override;
+  absl::StatusOr<uint32_t> ReadLapicRegister(uint32_t offset) override;
   absl::Status RestoreState(const VcpuState& state) override;
   // Best called from the vCPU thread (KVM serializes vCPU ioctls with
   // KVM_RUN, so from another thread it waits for the vCPU to exit).

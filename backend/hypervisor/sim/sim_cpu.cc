@@ -12,7 +12,9 @@ constexpr uint32_t kMsrApicBase = 0x1b;
 constexpr uint32_t kMsrEfer = 0xc0000080, kMsrGsBase = 0xc0000101, kMsrArchCapabilities = 0x10a;
 constexpr uint32_t kX2apicFirst = 0x800, kX2apicLast = 0x8ff;
 constexpr uint32_t kX2apicId = 0x802, kX2apicTpr = 0x808, kX2apicEoi = 0x80b, kX2apicSvr = 0x80f;
-constexpr uint32_t kX2apicIcr = 0x830, kX2apicSelfIpi = 0x83f;
+constexpr uint32_t kX2apicIcr = 0x830, kX2apicLvtPc = 0x834, kX2apicSelfIpi = 0x83f;
+// apic_lvt_mask[LVTPC]: vector, delivery mode, mask; other bits read 0.
+constexpr uint32_t kLvtPcWritable = 0x107ff, kLvtMasked = 1u << 16, kSvrEnabled = 1u << 8;
 
 constexpr uint64_t kApicBaseBsp = 1ull << 8, kApicBaseExtd = 1ull << 10, kApicBaseEn = 1ull << 11;
 constexpr uint64_t kEferLme = 1ull << 8, kEferLma = 1ull << 10;
@@ -34,7 +36,7 @@ std::map<uint32_t, uint64_t> BootMsrs(const cpu::HostProfile& p, uint32_t vcpu_i
 }
 
 // LAPIC register page offsets (SDM vol. 3A, table 11-1).
-constexpr size_t kLapicId = 0x20, kLapicTpr = 0x80, kLapicSvr = 0xf0;
+constexpr size_t kLapicId = 0x20, kLapicTpr = 0x80, kLapicSvr = 0xf0, kLapicLvtPc = 0x340;
 
 uint32_t LapicRegister(const LapicState& lapic, size_t offset) {
   uint32_t v;
@@ -110,6 +112,7 @@ std::optional<uint64_t> SimCpu::ReadMsr(uint32_t index) const {
     case kX2apicId: return vcpu_id_;
     case kX2apicTpr: return tpr_;
     case kX2apicSvr: return svr_;
+    case kX2apicLvtPc: return lvt_pc_;
     case kX2apicEoi:
     case kX2apicSelfIpi: return std::nullopt;  // write-only
     default:
@@ -128,6 +131,13 @@ bool SimCpu::WriteMsr(uint32_t index, uint64_t value) {
     case kX2apicSvr:
       if (value >> 13) return false;
       svr_ = value;
+      return true;
+    case kX2apicLvtPc:
+      // kvm_lapic_msr_write: bits 63:32 #GP; kvm_lapic_reg_write: the LVT's
+      // other bits dropped, and masked while the APIC is software-disabled.
+      if (value >> 32) return false;
+      lvt_pc_ = static_cast<uint32_t>(value) & kLvtPcWritable;
+      if (!(svr_ & kSvrEnabled)) lvt_pc_ |= kLvtMasked;
       return true;
     case kX2apicIcr:
       // Fixed-mode self IPIs are modelled; other destinations have no guest
@@ -162,6 +172,13 @@ void SimCpu::SaveState(VcpuState& state) const {
   SetLapicRegister(state.lapic, kLapicId, vcpu_id_);
   SetLapicRegister(state.lapic, kLapicTpr, static_cast<uint32_t>(tpr_));
   SetLapicRegister(state.lapic, kLapicSvr, static_cast<uint32_t>(svr_));
+  SetLapicRegister(state.lapic, kLapicLvtPc, lvt_pc_);
+}
+
+uint32_t SimCpu::ReadLapic(uint32_t offset) const {
+  VcpuState state;
+  SaveState(state);
+  return offset + 4 <= state.lapic.registers.size() ? LapicRegister(state.lapic, offset) : 0;
 }
 
 absl::Status SimCpu::RestoreState(const VcpuState& state) {
@@ -176,6 +193,9 @@ absl::Status SimCpu::RestoreState(const VcpuState& state) {
   msrs_.RestoreValue(kMsrEfer, state.sregs.efer);
   tpr_ = LapicRegister(state.lapic, kLapicTpr);
   svr_ = LapicRegister(state.lapic, kLapicSvr);
+  lvt_pc_ = LapicRegister(state.lapic, kLapicLvtPc);
+  // A state saved before the sim modelled the LVT holds 0: masked, as reset.
+  if (lvt_pc_ == 0) lvt_pc_ = kLvtMasked;
   return absl::OkStatus();
 }
 

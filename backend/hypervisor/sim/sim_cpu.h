@@ -45,6 +45,8 @@ class SimCpu {
   // them) and LAPIC registers, into / from a VcpuState. Restoring is a host
   // write: the guest's checks (read-only bits, LMA) do not apply.
   void SaveState(VcpuState& state) const;
+  // A register of the modelled LAPIC page (0 for those not modelled).
+  uint32_t ReadLapic(uint32_t offset) const;
   absl::Status RestoreState(const VcpuState& state);
 
  private:
@@ -55,6 +57,7 @@ class SimCpu {
   SimMsrs msrs_;
   uint64_t tpr_ = 0;
   uint64_t svr_;
+  uint32_t lvt_pc_ = 1u << 16;  // the performance-counter LVT: masked at reset
 };
 
 }  // namespace vmd::hv

@@ -106,6 +106,12 @@ void SimVcpu::Interrupt(uint8_t vector) {
   cv_.notify_all();
 }
 
+absl::StatusOr<uint32_t> SimVcpu::ReadLapicRegister(uint32_t offset) {
+  std::lock_guard lock(mu_);
+  if (guest_ == nullptr) return absl::FailedPreconditionError("sim: the vCPU has not booted");
+  return guest_->cpu().ReadLapic(offset);
+}
+
 absl::StatusOr<VcpuState> SimVcpu::SaveState() {
   std::lock_guard lock(mu_);
   if (guest_ == nullptr) return absl::FailedPreconditionError("sim: the vCPU has not booted");

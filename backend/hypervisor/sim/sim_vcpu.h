@@ -35,6 +35,7 @@ class SimVcpu final : public Vcpu {
   absl::Status SetBootEntry(const BootEntry& entry) override;
   absl::StatusOr<uint64_t> TscKhz() override { return profile_.tsc_khz; }
   absl::StatusOr<VcpuState> SaveState() override;
+  absl::StatusOr<uint32_t> ReadLapicRegister(uint32_t offset) override;
   absl::Status RestoreState(const VcpuState& state) override;
   std::string DumpRegisters() override;
 
