@@ -280,6 +280,14 @@ absl::StatusOr<vmd::v1::GuestBenchReport> RunGuestBench(
               floor->cycles, floor->tsc_khz);
 
   if (absl::Status s = add(run.MeasureUserMsr(user_msr)); !s.ok()) return s;
+  if (runner.has_engine_vpmu()) {
+    const Measurement vpmu_msr{
+        "msr_vpmu", VMD_PROBE_BENCH_RDMSR, kVpmuMsr,
+        absl::StrFormat("RDMSR 0x%x (IA32_PMC0): the engine's vPMU claims it, the MSR filter exits to user "
+                        "space, the register model answers",
+                        kVpmuMsr)};
+    if (absl::Status s = add(run.Measure(vpmu_msr)); !s.ok()) return s;
+  }
   if (absl::Status s = add(run.Measure(kernel_msr)); !s.ok()) return s;
   if (absl::Status s = add(run.Measure(cpuid)); !s.ok()) return s;
   if (absl::Status s = add(run.MeasureMsi(msi)); !s.ok()) return s;

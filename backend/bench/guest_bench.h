@@ -7,6 +7,8 @@
 //   pio_exit       out8 to the bench port: exit, the vCPU loop, IoBus, re-entry
 //   msr_user_exit  RDMSR of VMD_BENCH_MSR: the MSR filter sends it to user
 //                  space, the engine's MSR policy answers (EMULATE, constant)
+//   msr_vpmu       RDMSR of IA32_PMC0 when the engine's vPMU serves the VM
+//                  (a PMU grant of the engine layer): claim, exit, register model
 //   msr_kernel     RDMSR of IA32_PAT, handled by KVM in the kernel
 //   cpuid_exit     CPUID leaf 0, handled by KVM in the kernel
 //   msi_irqfd      out8 asks the engine to write an irqfd eventfd, routed to
@@ -35,6 +37,7 @@ inline constexpr uint32_t kDefaultIterations = 10000;
 inline constexpr uint32_t kMaxIterations = VMD_BENCH_MAX_ITERATIONS;
 inline constexpr std::chrono::milliseconds kMeasurementBudget{20000};
 inline constexpr uint32_t kKernelMsr = 0x277;  // IA32_PAT
+inline constexpr uint32_t kVpmuMsr = 0xc1;     // IA32_PMC0, with the engine's vPMU
 inline constexpr uint32_t kCpuidLeaf = 0;
 
 // INVALID_ARGUMENT for more than kMaxIterations; FAILED_PRECONDITION unless

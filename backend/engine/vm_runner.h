@@ -85,6 +85,8 @@ class VmRunner {
   DeviceBus& bus() { return bus_; }
   MsrExitRouter& msr_router() { return msr_router_; }
   bench::BenchDevice& bench_device() { return bench_device_; }
+  // Whether the engine's vPMU serves this VM's PMU MSRs.
+  bool has_engine_vpmu() const { return vpmu_ != nullptr; }
 
  private:
   explicit VmRunner(const EngineConfig& config);
