@@ -158,6 +158,27 @@ absl::StatusOr<v1::ProbeOp> ParseSpin(absl::string_view text) {
   return op;
 }
 
+absl::StatusOr<v1::ProbeOp> ParseWriteCr4(absl::string_view text) {
+  absl::StatusOr<uint64_t> value = ParseField("VALUE", text, text, UINT64_MAX);
+  if (!value.ok()) return value.status();
+  v1::ProbeOp op;
+  op.mutable_write_cr4()->set_value(*value);
+  return op;
+}
+
+absl::StatusOr<v1::ProbeOp> ParseXsetbv(absl::string_view text) {
+  const size_t eq = text.find('=');
+  if (eq == absl::string_view::npos) return Invalid(absl::StrCat("\"", text, "\" is not XCR=VALUE"));
+  absl::StatusOr<uint64_t> xcr = ParseField("XCR", text.substr(0, eq), text, UINT32_MAX);
+  if (!xcr.ok()) return xcr.status();
+  absl::StatusOr<uint64_t> value = ParseField("VALUE", text.substr(eq + 1), text, UINT64_MAX);
+  if (!value.ok()) return value.status();
+  v1::ProbeOp op;
+  op.mutable_xsetbv()->set_xcr(static_cast<uint32_t>(*xcr));
+  op.mutable_xsetbv()->set_value(*value);
+  return op;
+}
+
 }  // namespace
 
 const std::vector<ProbeFlagSpec>& ProbeFlagSpecs() {
@@ -178,6 +199,11 @@ const std::vector<ProbeFlagSpec>& ProbeFlagSpecs() {
           {ProbeFlag::kWriteMem, "--write-mem", "ADDR=VALUE[,SIZE]",
            "Write VALUE as SIZE bytes (default 8) of guest memory at ADDR"},
           {ProbeFlag::kSpin, "--spin", "N", "Busy loop of N iterations"},
+          {ProbeFlag::kWriteCr4, "--write-cr4", "VALUE",
+           "MOV to CR4 (keep PAE, OSFXSR, OSXMMEXCPT: 0x620); shows CR4 "
+           "read back"},
+          {ProbeFlag::kXsetbv, "--xsetbv", "XCR=VALUE",
+           "XSETBV of VALUE to XCR (needs CR4.OSXSAVE)"},
       };
   return *specs;
 }
@@ -237,6 +263,10 @@ absl::StatusOr<v1::ProbeOp> ParseProbeOp(ProbeFlag flag,
       return ParseWriteMem(text);
     case ProbeFlag::kSpin:
       return ParseSpin(text);
+    case ProbeFlag::kWriteCr4:
+      return ParseWriteCr4(text);
+    case ProbeFlag::kXsetbv:
+      return ParseXsetbv(text);
   }
   return absl::InternalError("unknown probe flag");
 }

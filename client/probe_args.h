@@ -30,6 +30,8 @@ enum class ProbeFlag {
   kReadMem,
   kWriteMem,
   kSpin,
+  kWriteCr4,
+  kXsetbv,
 };
 
 struct ProbeFlagSpec {

@@ -28,6 +28,7 @@ int ExpectedValues(const v1::ProbeOp& op) {
     case v1::ProbeOp::kWaitInterrupt:
     case v1::ProbeOp::kReadMemory:
     case v1::ProbeOp::kSpin:
+    case v1::ProbeOp::kWriteCr4:
       return 1;
     default:
       return 0;
@@ -59,6 +60,8 @@ std::string FormatOkValues(const v1::ProbeOp& op,
       return absl::StrCat("count=", v[0]);
     case v1::ProbeOp::kSpin:
       return absl::StrCat("cycles=", v[0]);
+    case v1::ProbeOp::kWriteCr4:
+      return absl::StrCat("cr4=", Hex(v[0]));
     default:
       return "ok";  // wrmsr, write-mem.
   }
@@ -96,6 +99,10 @@ std::string ProbeOpName(const v1::ProbeOp& op) {
       return "write-mem";
     case v1::ProbeOp::kSpin:
       return "spin";
+    case v1::ProbeOp::kWriteCr4:
+      return "write-cr4";
+    case v1::ProbeOp::kXsetbv:
+      return "xsetbv";
     case v1::ProbeOp::OP_NOT_SET:
       break;
   }
@@ -126,6 +133,10 @@ std::string FormatProbeArgs(const v1::ProbeOp& op) {
                           op.write_memory().size());
     case v1::ProbeOp::kSpin:
       return absl::StrCat(op.spin().iterations());
+    case v1::ProbeOp::kWriteCr4:
+      return Hex(op.write_cr4().value());
+    case v1::ProbeOp::kXsetbv:
+      return absl::StrCat(op.xsetbv().xcr(), "=", Hex(op.xsetbv().value()));
     case v1::ProbeOp::kRdtsc:
     case v1::ProbeOp::OP_NOT_SET:
       break;

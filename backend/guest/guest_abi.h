@@ -145,6 +145,8 @@ enum vmd_probe_kind {
   VMD_PROBE_READ_MEM = 6,        // index = size (1,2,4,8), arg = gpa -> out[0] = value
   VMD_PROBE_WRITE_MEM = 7,       // index = size, arg = gpa, arg2 = value
   VMD_PROBE_SPIN = 8,            // arg = iterations                -> out[0] = TSC cycles taken
+  VMD_PROBE_WRITE_CR4 = 9,       // arg = value                     -> out[0] = CR4 read back
+  VMD_PROBE_XSETBV = 10,         // index = XCR, arg = value
 };
 
 enum vmd_probe_status {

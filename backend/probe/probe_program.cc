@@ -116,6 +116,15 @@ std::vector<vmd_probe_op> EncodeProbe(const v1::RunProbeRequest& request) {
         m.kind = VMD_PROBE_SPIN;
         m.arg = op.spin().iterations();
         break;
+      case v1::ProbeOp::kWriteCr4:
+        m.kind = VMD_PROBE_WRITE_CR4;
+        m.arg = op.write_cr4().value();
+        break;
+      case v1::ProbeOp::kXsetbv:
+        m.kind = VMD_PROBE_XSETBV;
+        m.index = op.xsetbv().xcr();
+        m.arg = op.xsetbv().value();
+        break;
       case v1::ProbeOp::OP_NOT_SET:
         break;
     }
@@ -143,6 +152,7 @@ v1::RunProbeResponse DecodeProbe(std::span<const vmd_probe_op> ops) {
       case VMD_PROBE_RDTSC:
       case VMD_PROBE_WAIT_INTERRUPT:
       case VMD_PROBE_READ_MEM:
+      case VMD_PROBE_WRITE_CR4:
       case VMD_PROBE_SPIN: values = 1; break;
       default: break;
     }

@@ -239,7 +239,19 @@ TEST(ParseProbeOpsTest, NeedsAnOp) {
   EXPECT_EQ(ops.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ops.status().message(),
             "probe needs at least one op: --rdmsr, --wrmsr, --cpuid, "
-            "--rdtsc, --wait-interrupt, --read-mem, --write-mem, --spin");
+            "--rdtsc, --wait-interrupt, --read-mem, --write-mem, --spin, "
+            "--write-cr4, --xsetbv");
+}
+
+TEST(ParseProbeOpsTest, ControlRegisterOps) {
+  absl::StatusOr<v1::ProbeOp> cr4 = ParseProbeOp(ProbeFlag::kWriteCr4, "0x40620");
+  ASSERT_TRUE(cr4.ok()) << cr4.status();
+  EXPECT_EQ(cr4->write_cr4().value(), 0x40620u);
+  absl::StatusOr<v1::ProbeOp> xsetbv = ParseProbeOp(ProbeFlag::kXsetbv, "0=0x7");
+  ASSERT_TRUE(xsetbv.ok()) << xsetbv.status();
+  EXPECT_EQ(xsetbv->xsetbv().xcr(), 0u);
+  EXPECT_EQ(xsetbv->xsetbv().value(), 7u);
+  EXPECT_EQ(ParseProbeOp(ProbeFlag::kXsetbv, "7").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ProbeFlagSpecsTest, EveryFlagOnceWithItsSyntax) {
@@ -253,7 +265,8 @@ TEST(ProbeFlagSpecsTest, EveryFlagOnceWithItsSyntax) {
                           "--cpuid LEAF[,SUBLEAF]", "--rdtsc ",
                           "--wait-interrupt VECTOR[,TIMEOUT_US]",
                           "--read-mem ADDR[,SIZE]",
-                          "--write-mem ADDR=VALUE[,SIZE]", "--spin N"));
+                          "--write-mem ADDR=VALUE[,SIZE]", "--spin N",
+                          "--write-cr4 VALUE", "--xsetbv XCR=VALUE"));
 }
 
 }  // namespace

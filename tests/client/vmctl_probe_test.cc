@@ -207,7 +207,7 @@ TEST_F(VmctlProbeTest, UsageErrorsExitTwoAndSendNothing) {
 TEST_F(VmctlProbeTest, UsageErrorsNameTheFlagAndTheBadText) {
   EXPECT_EQ(Run({"probe", "p"}).err,
             "vmctl: probe needs at least one op: --rdmsr, --wrmsr, --cpuid, "
-            "--rdtsc, --wait-interrupt, --read-mem, --write-mem, --spin\n");
+            "--rdtsc, --wait-interrupt, --read-mem, --write-mem, --spin, --write-cr4, --xsetbv\n");
   EXPECT_EQ(Run({"probe", "p", "--rdmsr", "0x10", "--rdmsr", "0xzz"}).err,
             "vmctl: --rdmsr: IDX \"0xzz\" is not a decimal or 0x-hex "
             "number\n");

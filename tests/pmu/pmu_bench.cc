@@ -3,12 +3,15 @@
 // where KVM gives everything and on this host's shape (both layers tried);
 // and a guest-visible vPMU MSR access in the register model (the engine's
 // work per trapped RDMSR of PMC0, WRMSR of GLOBAL_CTRL) against a plain
-// map lookup, the floor of any table-driven MSR emulation.
+// map lookup, the floor of any table-driven MSR emulation. Also the
+// per-cause CPUID update of seed 001 (a CR4 write updates OSXSAVE/OSPKE
+// only) against the whole recompute it replaced.
 //
 //   pmu_bench [--benchmark_min_time=0.01]
 #include <cstdint>
 #include <map>
 
+#include "backend/cpu/cpuid_runtime.h"
 #include "backend/cpu/host_profiles.h"
 #include "backend/pmu/host_pmu.h"
 #include "backend/pmu/pmu_negotiation.h"
@@ -85,6 +88,38 @@ void BM_MapLookupFloor(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(msrs.find(0xc1));
 }
 BENCHMARK(BM_MapLookupFloor);
+
+// A vCPU table like the sim's Intel profile: leaves 1, 7 and 0xD with its
+// subleaves among 30 others.
+cpu::CpuidTable CpuidBenchTable() {
+  cpu::CpuidTable t;
+  for (uint32_t leaf = 0; leaf < 24; ++leaf) t.push_back(cpu::Leaf(leaf, leaf, 0, 0, 0));
+  t.push_back(cpu::Subleaf(0xd, 0, 0xe7, 0, 0, 0));
+  t.push_back(cpu::Subleaf(0xd, 1, 0x2, 0, 0, 0));
+  for (uint32_t c : {2u, 5u, 6u, 7u, 9u}) t.push_back(cpu::Subleaf(0xd, c, 64 * c, 512 + 64 * c, 0, 0));
+  return t;
+}
+
+void BM_CpuidOnCr4(benchmark::State& state) {
+  cpu::CpuidRuntime rt(CpuidBenchTable(), {});
+  uint64_t cr4 = 0;
+  for (auto _ : state) {
+    rt.OnCr4(cr4 ^= 1ull << 18);
+    benchmark::DoNotOptimize(rt.table().data());
+  }
+}
+BENCHMARK(BM_CpuidOnCr4);
+
+void BM_CpuidRecompute(benchmark::State& state) {
+  cpu::CpuidRuntime rt(CpuidBenchTable(), {});
+  cpu::CpuidCauses causes{.xcr0 = 0xe7};
+  for (auto _ : state) {
+    causes.cr4 ^= 1ull << 18;
+    rt.Recompute(causes);
+    benchmark::DoNotOptimize(rt.table().data());
+  }
+}
+BENCHMARK(BM_CpuidRecompute);
 
 }  // namespace
 }  // namespace vmd::pmu

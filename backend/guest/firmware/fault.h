@@ -50,6 +50,21 @@ static inline uint32_t safe_wrmsr(uint32_t index, uint64_t value) {
   return fault_vector();
 }
 
+static inline uint32_t safe_write_cr4(uint64_t value) {
+  fault_arm();
+  __asm__ volatile("1: mov %0, %%cr4\n2:\n\t" EXTABLE_ENTRY(1b, 2b) : : "r"(value) : "memory");
+  return fault_vector();
+}
+
+static inline uint32_t safe_xsetbv(uint32_t xcr, uint64_t value) {
+  fault_arm();
+  __asm__ volatile("1: xsetbv\n2:\n\t" EXTABLE_ENTRY(1b, 2b)
+                   :
+                   : "c"(xcr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32))
+                   : "memory");
+  return fault_vector();
+}
+
 static inline uint32_t safe_read64(uint64_t address, uint64_t* value) {
   uint64_t v = 0;
   fault_arm();

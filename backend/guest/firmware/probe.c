@@ -88,6 +88,18 @@ static void execute(volatile struct vmd_probe_op* op, uint64_t tsc_khz) {
       op->out[0] = rdtsc() - start;
       break;
     }
+    case VMD_PROBE_WRITE_CR4: {
+      fault = safe_write_cr4(op->arg);
+      if (fault != FAULT_NONE) return record_fault(op, fault);
+      uint64_t cr4;
+      __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+      op->out[0] = cr4;
+      break;
+    }
+    case VMD_PROBE_XSETBV:
+      fault = safe_xsetbv(op->index, op->arg);
+      if (fault != FAULT_NONE) return record_fault(op, fault);
+      break;
     case VMD_PROBE_BENCH_PIO:
     case VMD_PROBE_BENCH_RDMSR:
     case VMD_PROBE_BENCH_CPUID:

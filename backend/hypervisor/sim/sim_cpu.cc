@@ -97,10 +97,80 @@ SimCpu::SimCpu(const cpu::HostProfile& profile, uint32_t vcpu_id, cpu::CpuidTabl
       cpuid_(std::move(cpuid)),
       self_ipi_(std::move(self_ipi)),
       msrs_(profile.vendor, cpuid_, profile.tsc_khz, BootMsrs(profile, vcpu_id)),
-      svr_(kFirmwareSvr) {}
+      svr_(kFirmwareSvr),
+      runtime_(cpuid_, {.cr4 = cr4_, .xcr0 = xcr0_, .apic_base = *msrs_.Read(kMsrApicBase)}) {}
+
+void SimCpu::SetBootCr4(uint64_t cr4) {
+  cr4_ = cr4;
+  runtime_.OnCr4(cr4_);
+}
+
+namespace {
+
+constexpr uint64_t kCr4Pae = 1ull << 5, kCr4La57 = 1ull << 12;
+// The CR4 bits x86 defines (CR4_RESERVED_BITS' complement): VME..SMXE,
+// FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP, PKE, CET, PKS, LAM_SUP.
+constexpr uint64_t kCr4Defined = 0x7fff | (0x7ull << 16) | (0x1full << 20) | (1ull << 28);
+// __cr4_reserved_bits(): a feature bit without its CPUID feature is reserved.
+struct Cr4Feature {
+  uint64_t cr4_bit;
+  CpuidBit cpuid;
+};
+constexpr Cr4Feature kCr4Features[] = {
+    {1ull << 3, {1, 0, CpuidBit::kEdx, 2}},    // DE
+    {1ull << 11, {7, 0, CpuidBit::kEcx, 2}},   // UMIP
+    {kCr4La57, {7, 0, CpuidBit::kEcx, 16}},    // LA57
+    {1ull << 13, {1, 0, CpuidBit::kEcx, 5}},   // VMXE
+    {1ull << 16, {7, 0, CpuidBit::kEbx, 0}},   // FSGSBASE
+    {1ull << 17, {1, 0, CpuidBit::kEcx, 17}},  // PCIDE
+    {1ull << 18, {1, 0, CpuidBit::kEcx, 26}},  // OSXSAVE
+    {1ull << 20, {7, 0, CpuidBit::kEbx, 7}},   // SMEP
+    {1ull << 21, {7, 0, CpuidBit::kEbx, 20}},  // SMAP
+    {1ull << 22, {7, 0, CpuidBit::kEcx, 3}},   // PKE
+    {1ull << 24, {7, 0, CpuidBit::kEcx, 31}},  // PKS
+};
+constexpr uint32_t kVectorUd = 6, kVectorGp = 13;
+constexpr uint64_t kXcr0X87 = 1, kXcr0Sse = 2, kXcr0Avx = 4, kXcr0Bnd = 0x18, kXcr0Avx512 = 0xe0, kXcr0Amx = 0x60000;
+
+bool Has(const cpu::CpuidTable& t, const CpuidBit& b) {
+  const cpu::CpuidEntry e = cpu::LookupCpuid(t, b.leaf, b.subleaf);
+  const uint32_t regs[] = {e.eax, e.ebx, e.ecx, e.edx};
+  return (regs[b.reg] >> b.bit) & 1;
+}
+
+}  // namespace
+
+uint32_t SimCpu::WriteCr4(uint64_t value) {
+  // kvm_is_valid_cr4(): undefined bits, and features the guest lacks.
+  if (value & ~kCr4Defined) return kVectorGp;
+  for (const Cr4Feature& f : kCr4Features) {
+    if ((value & f.cr4_bit) && !Has(cpuid_, f.cpuid)) return kVectorGp;
+  }
+  // kvm_set_cr4(): in long mode PAE stays set and LA57 does not change.
+  if (!(value & kCr4Pae) || ((value ^ cr4_) & kCr4La57)) return kVectorGp;
+  cr4_ = value;
+  runtime_.OnCr4(cr4_);
+  return 0;
+}
+
+uint32_t SimCpu::Xsetbv(uint32_t xcr, uint64_t value) {
+  // XSETBV #UDs without CR4.OSXSAVE; __kvm_set_xcr() #GPs on the rest.
+  if (!(cr4_ & (1ull << 18))) return kVectorUd;
+  if (xcr != 0) return kVectorGp;
+  const cpu::CpuidEntry xsave = cpu::LookupCpuid(cpuid_, 0xd, 0);
+  const uint64_t supported = (uint64_t{xsave.edx} << 32) | xsave.eax;
+  if (!(value & kXcr0X87) || (value & ~supported)) return kVectorGp;
+  if ((value & kXcr0Avx) && !(value & kXcr0Sse)) return kVectorGp;
+  if ((value & kXcr0Bnd) != 0 && (value & kXcr0Bnd) != kXcr0Bnd) return kVectorGp;
+  if ((value & kXcr0Avx512) != 0 && ((value & kXcr0Avx512) != kXcr0Avx512 || !(value & kXcr0Avx))) return kVectorGp;
+  if ((value & kXcr0Amx) != 0 && (value & kXcr0Amx) != kXcr0Amx) return kVectorGp;
+  xcr0_ = value;
+  runtime_.OnXcr0(xcr0_, 0);
+  return 0;
+}
 
 cpu::CpuidEntry SimCpu::Cpuid(uint32_t leaf, uint32_t subleaf) const {
-  return cpu::LookupCpuid(cpuid_, leaf, subleaf);
+  return cpu::LookupCpuid(runtime_.table(), leaf, subleaf);
 }
 
 bool SimCpu::KnowsMsr(uint32_t index) const {
@@ -150,6 +220,10 @@ bool SimCpu::WriteMsr(uint32_t index, uint64_t value) {
       if (value > 0xff) return false;
       self_ipi_(static_cast<uint8_t>(value));
       return true;
+    case kMsrApicBase:
+      if (!msrs_.Write(index, value)) return false;
+      runtime_.OnApicBase(value);
+      return true;
     default:
       if (index >= kX2apicFirst && index <= kX2apicLast) return false;
       return msrs_.Write(index, value);
@@ -168,6 +242,8 @@ void SimCpu::SaveState(VcpuState& state) const {
       state.msrs.push_back({index, value});
     }
   }
+  state.sregs.cr4 = cr4_;
+  state.xcrs = {{.index = 0, .value = xcr0_}};
   state.lapic = {};
   SetLapicRegister(state.lapic, kLapicId, vcpu_id_);
   SetLapicRegister(state.lapic, kLapicTpr, static_cast<uint32_t>(tpr_));
@@ -191,6 +267,11 @@ absl::Status SimCpu::RestoreState(const VcpuState& state) {
   }
   msrs_.RestoreValue(kMsrApicBase, state.sregs.apic_base);
   msrs_.RestoreValue(kMsrEfer, state.sregs.efer);
+  cr4_ = state.sregs.cr4;
+  for (const Xcr& x : state.xcrs) {
+    if (x.index == 0) xcr0_ = x.value;
+  }
+  runtime_.Recompute({.cr4 = cr4_, .xcr0 = xcr0_, .apic_base = state.sregs.apic_base});
   tpr_ = LapicRegister(state.lapic, kLapicTpr);
   svr_ = LapicRegister(state.lapic, kLapicSvr);
   lvt_pc_ = LapicRegister(state.lapic, kLapicLvtPc);

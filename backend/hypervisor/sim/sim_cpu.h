@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "backend/cpu/cpuid.h"
+#include "backend/cpu/cpuid_runtime.h"
 #include "backend/cpu/host_profiles.h"
 #include "backend/hypervisor/sim/sim_msrs.h"
 #include "backend/hypervisor/vcpu_state.h"
@@ -30,8 +31,17 @@ class SimCpu {
   SimCpu(const cpu::HostProfile& profile, uint32_t vcpu_id, cpu::CpuidTable cpuid,
          std::function<void(uint8_t)> self_ipi);
 
+  // CPUID as the guest sees it now: the table with KVM's runtime bits
+  // (backend/cpu/cpuid_runtime.h), which follow CR4, XCR0 and APIC_BASE.
   cpu::CpuidEntry Cpuid(uint32_t leaf, uint32_t subleaf) const;
   const cpu::CpuidTable& cpuid() const { return cpuid_; }
+  // The boot entry's CR4 (the model starts where the firmware does).
+  void SetBootCr4(uint64_t cr4);
+  // MOV to CR4 and XSETBV, with kvm_set_cr4's and __kvm_set_xcr's checks:
+  // the vector of the fault they raise (13 #GP, 6 #UD), or 0.
+  uint32_t WriteCr4(uint64_t value);
+  uint32_t Xsetbv(uint32_t xcr, uint64_t value);
+  uint64_t cr4() const { return cr4_; }
   // Whether KVM would handle this MSR itself (else it is "unknown" to KVM:
   // #GP, or an exit with KVM_MSR_EXIT_REASON_UNKNOWN when enabled).
   bool KnowsMsr(uint32_t index) const;
@@ -58,6 +68,9 @@ class SimCpu {
   uint64_t tpr_ = 0;
   uint64_t svr_;
   uint32_t lvt_pc_ = 1u << 16;  // the performance-counter LVT: masked at reset
+  uint64_t cr4_ = 0;
+  uint64_t xcr0_ = 1;  // x87 at reset
+  cpu::CpuidRuntime runtime_;
 };
 
 }  // namespace vmd::hv

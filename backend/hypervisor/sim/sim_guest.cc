@@ -247,6 +247,16 @@ std::optional<SimGuest::Step> SimGuest::Execute(vmd_probe_op& op) {
       break;
     }
     case VMD_PROBE_RDTSC: op.out[0] = cpu_.Rdtsc(); break;
+    case VMD_PROBE_WRITE_CR4:
+      if (uint32_t v = cpu_.WriteCr4(op.arg); v != 0) {
+        fault(v);
+      } else {
+        op.out[0] = cpu_.cr4();
+      }
+      break;
+    case VMD_PROBE_XSETBV:
+      if (uint32_t v = cpu_.Xsetbv(op.index, op.arg); v != 0) fault(v);
+      break;
     case VMD_PROBE_READ_MEM: {
       std::span<uint8_t> bytes = memory_.Slice(op.arg, op.index);
       if (bytes.empty()) return MemoryAccessOutsideRam(op, /*write=*/false);

@@ -79,6 +79,7 @@ class SimGuest {
   void CompleteMmioRead(uint64_t value);
 
   const SimCpu& cpu() const { return cpu_; }
+  SimCpu& mutable_cpu() { return cpu_; }
   // The model's whole state: the CPU's into `state`'s architectural fields,
   // the firmware model's into state.sim_model.
   void SaveState(VcpuState& state) const;

@@ -30,7 +30,12 @@ absl::Status SimVcpu::MakeGuest() {
   return absl::OkStatus();
 }
 
-absl::Status SimVcpu::SetBootEntry(const BootEntry&) { return MakeGuest(); }
+absl::Status SimVcpu::SetBootEntry(const BootEntry& entry) {
+  if (absl::Status s = MakeGuest(); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  guest_->mutable_cpu().SetBootCr4(entry.sregs.cr4);
+  return absl::OkStatus();
+}
 
 absl::StatusOr<VcpuExit> SimVcpu::Run() {
   std::unique_lock lock(mu_);
