@@ -1,6 +1,7 @@
 #include "tests/conformance/backend_vm.h"
 
 #include <filesystem>
+#include <iostream>
 
 #include "backend/hypervisor/hypervisor.h"
 #include "tests/engine_test_config.h"
@@ -33,6 +34,18 @@ absl::StatusOr<vmd::v1::RunProbeResponse> BackendVm::Run(const std::vector<vmd::
   vmd::v1::RunProbeRequest req;
   for (const vmd::v1::ProbeOp& op : ops) *req.add_ops() = op;
   return runner_->RunProbe(req);
+}
+
+std::vector<std::string> SimAndKvm(const std::string& sim_kind, const std::string& suite) {
+  std::vector<std::string> kinds = {sim_kind};
+  std::string why;
+  if (KvmUsable(&why)) {
+    kinds.push_back("kvm");
+    std::cout << "[kvm] ran on real KVM" << std::endl;
+  } else {
+    std::cout << "[" << suite << "] kvm skipped: " << why << std::endl;
+  }
+  return kinds;
 }
 
 bool KvmUsable(std::string* reason) {

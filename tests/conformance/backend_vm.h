@@ -34,6 +34,10 @@ class BackendVm {
 // Whether kvm can run here, and why not.
 bool KvmUsable(std::string* reason);
 
+// {sim_kind} and, where kvm is usable, "kvm": printing that the test runs on
+// real KVM, or why `suite` skips it.
+std::vector<std::string> SimAndKvm(const std::string& sim_kind, const std::string& suite);
+
 }  // namespace vmd::conformance
 
 #endif  // VMD_TESTS_CONFORMANCE_BACKEND_VM_H_

@@ -34,14 +34,7 @@ std::string Outcome(const v1::ProbeResult& r) {
 }
 
 TEST(CpuidRuntimeConformanceTest, EachCauseUpdatesItsOwnBitsAsKvmDoes) {
-  std::vector<std::string> kinds = {"sim"};
-  std::string why;
-  if (KvmUsable(&why)) {
-    kinds.push_back("kvm");
-    std::cout << "[kvm] ran on real KVM" << std::endl;
-  } else {
-    std::cout << "[cpuid-runtime] kvm skipped: " << why << std::endl;
-  }
+  const std::vector<std::string> kinds = SimAndKvm("sim", "cpuid-runtime");
   const std::vector<v1::ProbeOp> program = {
       Cpuid(1),                                  // 0: OSXSAVE clear at boot
       Cpuid(0xd, 0),                             // 1: EBX for XCR0 = x87

@@ -72,17 +72,7 @@ std::string Outcome(const v1::ProbeResult& r) {
 class PmuConformanceTest : public ::testing::Test {
  protected:
   // kvm where usable, and the sim profile with the same layer.
-  std::vector<std::string> Backends() {
-    std::vector<std::string> kinds = {"sim:intel-no-pmu"};
-    std::string why;
-    if (KvmUsable(&why)) {
-      kinds.push_back("kvm");
-      std::cout << "[kvm] ran on real KVM" << std::endl;
-    } else {
-      std::cout << "[pmu-conformance] kvm skipped: " << why << std::endl;
-    }
-    return kinds;
-  }
+  std::vector<std::string> Backends() { return SimAndKvm("sim:intel-no-pmu", "pmu-conformance"); }
 };
 
 // pmu_counters_test: which counters exist for each version × GP count ×
