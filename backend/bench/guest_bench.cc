@@ -291,6 +291,20 @@ absl::StatusOr<vmd::v1::GuestBenchReport> RunGuestBench(
   if (absl::Status s = add(run.Measure(kernel_msr)); !s.ok()) return s;
   if (absl::Status s = add(run.Measure(cpuid)); !s.ok()) return s;
   if (absl::Status s = add(run.MeasureMsi(msi)); !s.ok()) return s;
+  // After kvm-unit-tests' IPI and timer latency tests (seed 001's series).
+  if (runner.config().vcpus() >= 2) {
+    const Measurement ipi{"ipi", VMD_PROBE_BENCH_IPI, 1,
+                          absl::StrFormat("vCPU 0 writes the x2APIC ICR: a fixed IPI of vector 0x%x to vCPU 1, "
+                                          "parked in HLT, until its handler runs (KVM delivers it in the kernel)",
+                                          VMD_VECTOR_BENCH)};
+    if (absl::Status s = add(run.Measure(ipi)); !s.ok()) return s;
+  }
+  const uint32_t ahead = static_cast<uint32_t>(tsc_khz * kTimerAheadUs / 1000);
+  const Measurement timer{"lapic_timer", VMD_PROBE_BENCH_TIMER, ahead,
+                          absl::StrFormat("LAPIC timer in TSC-deadline mode %u us ahead: from the deadline until "
+                                          "the handler of vector 0x%x runs",
+                                          kTimerAheadUs, VMD_VECTOR_BENCH)};
+  if (absl::Status s = add(run.Measure(timer)); !s.ok()) return s;
   const double floor_p50 = report.raw_kvm_floor().p50_ns();
   report.set_pio_ratio_to_floor(floor_p50 > 0 ? report.results(0).p50_ns() / floor_p50 : 0);
   return report;

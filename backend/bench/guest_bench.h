@@ -14,6 +14,10 @@
 //   msi_irqfd      out8 asks the engine to write an irqfd eventfd, routed to
 //                  an MSI (KVM_SET_GSI_ROUTING + KVM_IRQFD): until the guest's
 //                  handler of the bench vector runs
+//   ipi            vCPU 0 sends an x2APIC IPI to vCPU 1 (VMs of 2+ vCPUs):
+//                  until vCPU 1's handler runs
+//   lapic_timer    the TSC-deadline timer kTimerAheadUs out: from the
+//                  deadline until the handler runs
 //   raw_kvm_pio    (the floor) as pio_exit, in the raw loop
 // Each measurement stops early once it has run kMeasurementBudget: on a host
 // whose KVM emulates guest code a million round trips take minutes.
@@ -39,6 +43,7 @@ inline constexpr std::chrono::milliseconds kMeasurementBudget{20000};
 inline constexpr uint32_t kKernelMsr = 0x277;  // IA32_PAT
 inline constexpr uint32_t kVpmuMsr = 0xc1;     // IA32_PMC0, with the engine's vPMU
 inline constexpr uint32_t kCpuidLeaf = 0;
+inline constexpr uint32_t kTimerAheadUs = 20;  // the LAPIC timer bench's deadline
 
 // INVALID_ARGUMENT for more than kMaxIterations; FAILED_PRECONDITION unless
 // the VM runs workload "probe" on kvm; ABORTED while another bench runs on

@@ -221,6 +221,12 @@ enum vmd_probe_bench_kind {
   // out8 VMD_PORT_BENCH_MSI with interrupts on; the sample ends when the
   // handler of VMD_VECTOR_BENCH reads the TSC.
   VMD_PROBE_BENCH_MSI = 0x103,
+  // index = destination x2APIC id: an IPI of VMD_VECTOR_BENCH through the
+  // x2APIC ICR; the sample ends when the destination's handler reads the TSC.
+  VMD_PROBE_BENCH_IPI = 0x104,
+  // index = TSC cycles ahead: the LAPIC timer in TSC-deadline mode on
+  // VMD_VECTOR_BENCH; the sample is from the deadline to the handler.
+  VMD_PROBE_BENCH_TIMER = 0x105,
 };
 
 #endif  // VMD_BACKEND_GUEST_GUEST_ABI_H_

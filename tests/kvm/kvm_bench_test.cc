@@ -93,8 +93,8 @@ TEST_F(KvmBenchTest, ReportHasEveryFigureAndTheyAreSane) {
 
   std::vector<std::string> names;
   for (const vmd::v1::LatencyFigures& f : report.results()) names.push_back(f.name());
-  EXPECT_EQ(names, (std::vector<std::string>{"pio_exit", "msr_user_exit", "msr_kernel",
-                                             "cpuid_exit", "msi_irqfd"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"pio_exit", "msr_user_exit", "msr_kernel", "cpuid_exit",
+                                             "msi_irqfd", "ipi", "lapic_timer"}));
   ASSERT_TRUE(report.has_raw_kvm_floor());
   EXPECT_EQ(report.raw_kvm_floor().name(), "raw_kvm_pio");
   std::vector<vmd::v1::LatencyFigures> all(report.results().begin(), report.results().end());

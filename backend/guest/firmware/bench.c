@@ -16,6 +16,7 @@
 #include "backend/guest/firmware/percpu.h"
 
 volatile uint32_t bench_irq_tsc;
+volatile uint64_t bench_irq_count;
 
 // What one loop did: samples written, and what ended it early, if anything.
 struct bench_result {
@@ -158,6 +159,71 @@ static struct bench_result bench_msi(uint32_t* samples, uint64_t iterations, uin
   return r;
 }
 
+// Waits until a bench interrupt after `before` was taken (on any vCPU), or
+// the timeout: then records why in `r` and returns 0.
+static int bench_irq_wait(uint64_t before, uint64_t timeout, struct bench_result* r) {
+  const uint64_t give_up = rdtsc() + timeout;
+  while (__atomic_load_n(&bench_irq_count, __ATOMIC_ACQUIRE) == before) {
+    if (rdtsc() >= give_up || shutdown_pending()) {
+      r->status = VMD_PROBE_TIMEOUT;
+      r->vector = shutdown_pending() ? VMD_VECTOR_SHUTDOWN : VMD_VECTOR_BENCH;
+      return 0;
+    }
+    cpu_relax();
+  }
+  return 1;
+}
+
+// kvm-unit-tests' IPI latency: a fixed, physical-destination IPI through
+// the x2APIC ICR (0x830) to vCPU `dest`, parked in HLT; the sample ends at
+// the TSC its handler reads (the TSC is the same on every vCPU of a VM).
+static struct bench_result bench_ipi(uint32_t* samples, uint64_t iterations, uint64_t deadline,
+                                     uint64_t timeout, uint32_t dest) {
+  struct bench_result r = {0, VMD_PROBE_OK, 0};
+  const uint64_t icr = ((uint64_t)dest << 32) | VMD_VECTOR_BENCH;
+  while (r.samples < iterations) {
+    const uint64_t before = __atomic_load_n(&bench_irq_count, __ATOMIC_ACQUIRE);
+    const uint32_t sent = (uint32_t)rdtsc();
+    const uint32_t fault = safe_wrmsr(0x830, icr);
+    if (fault != FAULT_NONE) {
+      r.status = VMD_PROBE_FAULT;
+      r.vector = fault;
+      break;
+    }
+    if (!bench_irq_wait(before, timeout, &r)) break;
+    samples[r.samples++] = bench_irq_tsc - sent;
+    if (rdtsc() >= deadline) break;
+  }
+  return r;
+}
+
+// kvm-unit-tests' timer latency: the LAPIC timer in TSC-deadline mode (LVT
+// timer 0x832 mode 2, IA32_TSC_DEADLINE 0x6e0) `ahead` cycles out; the
+// sample is from the deadline to the TSC the handler reads.
+static struct bench_result bench_timer(uint32_t* samples, uint64_t iterations, uint64_t deadline,
+                                       uint64_t timeout, uint32_t ahead) {
+  struct bench_result r = {0, VMD_PROBE_OK, 0};
+  uint32_t fault = safe_wrmsr(0x832, VMD_VECTOR_BENCH | (2u << 17));
+  while (fault == FAULT_NONE && r.samples < iterations) {
+    const uint64_t before = __atomic_load_n(&bench_irq_count, __ATOMIC_ACQUIRE);
+    const uint64_t due = rdtsc() + ahead;
+    fault = safe_wrmsr(0x6e0, due);
+    if (fault != FAULT_NONE) break;
+    irq_enable();
+    const int fired = bench_irq_wait(before, timeout, &r);
+    irq_disable();
+    if (!fired) break;
+    samples[r.samples++] = bench_irq_tsc - (uint32_t)due;
+    if (rdtsc() >= deadline) break;
+  }
+  if (fault != FAULT_NONE) {
+    r.status = VMD_PROBE_FAULT;
+    r.vector = fault;
+  }
+  safe_wrmsr(0x832, 1u << 16);  // masked again
+  return r;
+}
+
 void bench_run(volatile struct vmd_probe_op* op, uint64_t tsc_khz) {
   const uint32_t kind = op->kind;
   const uint32_t index = op->index;
@@ -167,6 +233,7 @@ void bench_run(volatile struct vmd_probe_op* op, uint64_t tsc_khz) {
   const uint64_t budget = (uint64_t)op->subleaf * tsc_khz;  // TSC cycles; 0: none
   const uint64_t begin = rdtsc();
   const uint64_t deadline = budget == 0 ? UINT64_MAX : begin + budget;
+  const uint64_t irq_timeout = (uint64_t)VMD_BENCH_MSI_TIMEOUT_MS * (tsc_khz != 0 ? tsc_khz : 3000000);
 
   struct bench_result r;
   switch (kind) {
@@ -187,6 +254,12 @@ void bench_run(volatile struct vmd_probe_op* op, uint64_t tsc_khz) {
       break;
     case VMD_PROBE_BENCH_MSI:
       r = bench_msi(samples, iterations, deadline, tsc_khz);
+      break;
+    case VMD_PROBE_BENCH_IPI:
+      r = bench_ipi(samples, iterations, deadline, irq_timeout, index);
+      break;
+    case VMD_PROBE_BENCH_TIMER:
+      r = bench_timer(samples, iterations, deadline, irq_timeout, index);
       break;
     default:
       r = (struct bench_result){0, VMD_PROBE_FAULT, 6};  // #UD: not a bench kind

@@ -45,5 +45,7 @@ void bench_run(volatile struct vmd_probe_op* op, uint64_t tsc_khz);
 // The low 32 bits of the TSC the handler of VMD_VECTOR_BENCH read on entry
 // (traps.c writes it, the MSI bench reads it).
 extern volatile uint32_t bench_irq_tsc;
+// Bench interrupts taken by any vCPU (the IPI bench waits on another's).
+extern volatile uint64_t bench_irq_count;
 
 #endif  // VMD_BACKEND_GUEST_FIRMWARE_FIRMWARE_H_

@@ -104,6 +104,8 @@ static void execute(volatile struct vmd_probe_op* op, uint64_t tsc_khz) {
     case VMD_PROBE_BENCH_RDMSR:
     case VMD_PROBE_BENCH_CPUID:
     case VMD_PROBE_BENCH_MSI:
+    case VMD_PROBE_BENCH_IPI:
+    case VMD_PROBE_BENCH_TIMER:
       return bench_run(op, tsc_khz);  // sets its own status
     default:
       return record_fault(op, VECTOR_UD);  // an op the firmware does not know

@@ -101,7 +101,10 @@ static void handle_interrupt(const struct trap_frame* frame) {
 void vmd_trap(struct trap_frame* frame);
 void vmd_trap(struct trap_frame* frame) {
   // First, so that the MSI bench's sample ends as the handler starts.
-  if (frame->vector == VMD_VECTOR_BENCH) bench_irq_tsc = (uint32_t)rdtsc();
+  if (frame->vector == VMD_VECTOR_BENCH) {
+    bench_irq_tsc = (uint32_t)rdtsc();
+    __atomic_add_fetch(&bench_irq_count, 1, __ATOMIC_RELEASE);
+  }
   if (frame->vector >= 32 || frame->vector == VECTOR_NMI) {
     handle_interrupt(frame);
   } else {
