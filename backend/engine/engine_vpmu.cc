@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include "backend/cpu/tsc_cycles.h"
+
 namespace vmd::engine {
 namespace {
 
@@ -63,7 +65,7 @@ uint64_t VcpuRunClock::CoreCycles(uint32_t vcpu) {
   const Slot& s = slots_[vcpu];
   int64_t ns = s.run_ns.load(std::memory_order_relaxed);
   if (const int64_t entered = s.entered_ns.load(std::memory_order_relaxed); entered != 0) ns += MonotonicNs() - entered;
-  return static_cast<uint64_t>(ns) * tsc_khz_ / 1'000'000;
+  return cpu::NsToCycles(static_cast<uint64_t>(ns), tsc_khz_);
 }
 
 EngineVpmu::EngineVpmu(const vmd::v1::GuestPmu& guest, uint32_t vcpus, uint64_t tsc_khz)

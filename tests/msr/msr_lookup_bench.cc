@@ -181,6 +181,27 @@ void BM_CheckAgreement(benchmark::State& state) {
 }
 BENCHMARK(BM_CheckAgreement)->Iterations(1);
 
+// The worst case of the shadow analysis (msr_policy_compiler_test's
+// LargestPoliciesCompile): 2048 small rules, then 2048 wide ones over them.
+void BM_CompileLargestPolicy(benchmark::State& state) {
+  v1::MsrPolicy policy;
+  auto add = [&](uint32_t first, uint32_t count, v1::MsrAccess access, v1::MsrAction action) {
+    v1::MsrRule* r = policy.add_rules();
+    r->set_first(first);
+    r->set_count(count);
+    r->set_access(access);
+    r->set_action(action);
+  };
+  for (uint32_t i = 0; i < 2048; ++i) {
+    add(0x10000 + 3 * i, 2, i % 3 ? v1::MSR_ACCESS_READ_WRITE : v1::MSR_ACCESS_READ, v1::MSR_ACTION_DENY);
+  }
+  for (uint32_t i = 0; i < 2048; ++i) {
+    add(0x10000, 0x2000, v1::MSR_ACCESS_READ_WRITE, i % 2 ? v1::MSR_ACTION_ALLOW : v1::MSR_ACTION_EMULATE);
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(CompileMsrPolicy(policy, {}));
+}
+BENCHMARK(BM_CompileLargestPolicy)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace vmd::msr
 

@@ -251,18 +251,16 @@ TEST(MsrPolicyCompilerTest, DecisionTableIsCompact) {
   EXPECT_EQ(c.Decide(0x1006, true), MsrDecision::Unhandled());  // ALLOW (default)
 }
 
-TEST(MsrPolicyCompilerTest, LargestPoliciesCompileQuickly) {
+TEST(MsrPolicyCompilerTest, LargestPoliciesCompile) {
   // kMaxMsrRules rules: 2048 small ones in one area (many segments), then
   // 2048 wide ones over all of them, all but the first shadowed (the worst
-  // case of the shadow analysis: each scans every segment).
+  // case of the shadow analysis: each scans every segment). How long it
+  // takes is msr_lookup_bench's BM_CompileLargestPolicy, not a check here.
   v1::MsrPolicy policy;
   for (uint32_t i = 0; i < 2048; ++i) AddRule(policy, 0x10000 + 3 * i, 2, i % 3 ? kReadWrite : kRead, kDeny);
   for (uint32_t i = 0; i < 2048; ++i) AddRule(policy, 0x10000, 0x2000, kReadWrite, i % 2 ? kAllow : kEmulate);
-  const absl::Time start = absl::Now();
   absl::StatusOr<CompiledMsrPolicy> c = CompileMsrPolicy(policy, {});
-  const absl::Duration took = absl::Now() - start;
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_LT(took, absl::Seconds(2));
   EXPECT_EQ(c->warnings.size(), 2047u);
   ExpectFilterMatches(policy, c->filter, 0xff00, 0x14000);
 }

@@ -1,5 +1,7 @@
 #include "backend/hypervisor/sim/sim_msrs.h"
 
+#include "backend/cpu/tsc_cycles.h"
+
 namespace vmd::hv {
 namespace {
 
@@ -75,7 +77,7 @@ uint64_t SimMsrs::Rdtsc() const {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - reset_).count();
   // Modulo 2^64: a guest that wrote a TSC below the current one has an
   // offset that wraps (signed arithmetic would overflow).
-  return static_cast<uint64_t>(ns) * tsc_khz_ / 1000000 + tsc_offset_;
+  return cpu::NsToCycles(static_cast<uint64_t>(ns), tsc_khz_) + tsc_offset_;
 }
 
 std::optional<uint64_t> SimMsrs::Read(uint32_t index) const {
