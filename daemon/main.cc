@@ -144,11 +144,16 @@ int main(int argc, char** argv) {
   if (absl::Status s = vmd::daemon::PrepareStateDir(state_dir); !s.ok()) {
     return Fail(absl::StrCat("--state-dir: ", s.message()));
   }
-  // One vmd per state dir.
+  // One vmd per state dir. A vmd restarted right after a crash waits a
+  // moment: a child its predecessor forked holds the lock until it execs
+  // (O_CLOEXEC closes it only then).
   int lock_fd = open((state_dir + "/vmd.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    return Fail(absl::StrCat("another vmd is using the state dir ", state_dir));
+  bool locked = lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) == 0;
+  for (int i = 0; lock_fd >= 0 && !locked && i < 40; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    locked = flock(lock_fd, LOCK_EX | LOCK_NB) == 0;
   }
+  if (!locked) return Fail(absl::StrCat("another vmd is using the state dir ", state_dir));
 
   absl::StatusOr<vmd::v1::HostInfo> host = vmd::daemon::ProbeHost(engine_path);
   if (!host.ok()) return Fail(std::string(host.status().message()));
