@@ -119,8 +119,8 @@ absl::Status VmRunner::AttachVpmu() {
 // kvm_apic_local_deliver(APIC_LVTPC)), as a fixed interrupt to this vCPU.
 // Masked, or another delivery mode than fixed (NMI, SMI): not delivered.
 absl::Status VmRunner::DeliverPmi(hv::Vcpu& vcpu) {
-  constexpr uint32_t kLapicLvtPc = 0x340, kLvtMasked = 1u << 16, kLvtDeliveryMode = 0x700;
-  absl::StatusOr<uint32_t> lvt = vcpu.ReadLapicRegister(kLapicLvtPc);
+  constexpr uint32_t kLvtMasked = 1u << 16, kLvtDeliveryMode = 0x700;
+  absl::StatusOr<uint32_t> lvt = vcpu.ReadLapicRegister(hv::kLapicLvtPerfCounter);
   if (!lvt.ok()) return lvt.status();
   if ((*lvt & kLvtMasked) || (*lvt & kLvtDeliveryMode) != 0) return absl::OkStatus();
   return vm_->SignalMsi(hv::FixedMsi(vcpu.id(), static_cast<uint8_t>(*lvt & 0xff)));

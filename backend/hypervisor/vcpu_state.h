@@ -71,6 +71,9 @@ struct MsrValue {
 
 // The local APIC's register page, in the architectural layout (register at
 // offset 0x10 * n); in x2APIC mode the ID register holds the 32-bit id.
+// LAPIC register offsets both backends and the engine read.
+inline constexpr uint32_t kLapicLvtPerfCounter = 0x340;  // LVTPC: where a PMI goes
+
 struct LapicState {
   std::array<uint8_t, 1024> registers{};
   friend bool operator==(const LapicState&, const LapicState&) = default;

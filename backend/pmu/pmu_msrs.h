@@ -96,9 +96,7 @@ inline constexpr uint64_t kStatusOvfBuf = 1ull << 62;    // MSR_CORE_PERF_GLOBAL
 inline constexpr uint64_t kStatusCondChgd = 1ull << 63;  // MSR_CORE_PERF_GLOBAL_OVF_CTRL_COND_CHGD
 inline constexpr uint64_t kInusePmi = 1ull << 63;        // MSR_CORE_PERF_GLOBAL_INUSE_PMI (seed 004)
 
-// IA32_PERF_CAPABILITIES fields used here (REFERENCE.md "vPMU").
-inline constexpr uint64_t kCapsLbrFormatMask = 0x3f;
-inline constexpr uint64_t kCapsFwWrites = 1ull << 13;
+// IA32_PERF_CAPABILITIES fields: perf_capabilities.h.
 // LBR formats with LBR_INFO MSRs: LBR_FORMAT_INFO (5) and LBR_FORMAT_INFO2
 // (7) set x86_pmu.lbr_has_info (arch/x86/events/intel/lbr.c
 // intel_pmu_lbr_init); LBR_FORMAT_TIME (6) has none.

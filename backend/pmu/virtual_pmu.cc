@@ -2,26 +2,11 @@
 
 #include <algorithm>
 
+#include "backend/pmu/perf_capabilities.h"
+#include "backend/pmu/virtual_pmu_bits.h"
+
 namespace vmd::pmu {
-namespace {
-
-uint64_t LowBits(uint32_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
-bool Bit(uint64_t v, uint32_t i) { return (v >> i) & 1; }
-uint64_t SignExtend32(uint64_t v) { return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v))); }
-
-// is_noncanonical_msr_address() for a 48-bit guest (no shape grants LA57).
-bool Canonical48(uint64_t v) {
-  const uint64_t top = v >> 47;
-  return top == 0 || top == (~uint64_t{0} >> 47);
-}
-
-bool InBlock(uint32_t index, uint32_t first, uint32_t count, uint32_t* i) {
-  if (index < first || index - first >= count) return false;
-  *i = index - first;
-  return true;
-}
-
-}  // namespace
+using namespace bits;  // the helpers of virtual_pmu_bits.h
 
 bool FixedCounterExists(const VirtualPmuShape& shape, uint32_t i) {
   const uint32_t version = std::min(shape.version, kMaxModelledVersion);
@@ -47,7 +32,7 @@ VirtualPmu::Derived VirtualPmu::Derive(const VirtualPmuShape& shape) {
   }
   // vcpu_get_perf_capabilities(): 0 unless the guest has PDCM.
   d.caps = shape.pdcm ? shape.perf_capabilities : 0;
-  d.fw_writes = d.caps & kCapsFwWrites;
+  d.fw_writes = d.caps & kPerfCapFwWrites;
 
   // intel_pmu_refresh(): the enable bits of existing counters are the only
   // non-reserved GLOBAL_CTRL bits; GLOBAL_STATUS and OVF_CTRL share them
@@ -68,7 +53,7 @@ VirtualPmu::Derived VirtualPmu::Derive(const VirtualPmuShape& shape) {
   // LBR: KVM grants it only with a vPMU (x86_perf_get_lbr() records.nr).
   d.legacy_lbr = shape.lbr == LbrKind::kLegacy && shape.lbr_depth > 0;
   d.lbr_depth = d.legacy_lbr ? std::min(shape.lbr_depth, kLegacyLbrSlots) : 0;
-  const uint64_t lbr_format = d.caps & kCapsLbrFormatMask;
+  const uint64_t lbr_format = d.caps & kPerfCapLbrFormat;
   d.lbr_info = d.legacy_lbr && (lbr_format == kLbrFormatInfo || lbr_format == kLbrFormatInfo2);
   const uint32_t depths = shape.arch_lbr_depth_bitmap & 0xff;
   d.arch_lbr = shape.lbr == LbrKind::kArch && depths != 0;
@@ -505,125 +490,6 @@ bool VirtualPmu::TakePmi(uint32_t vcpu) {
   const bool pmi = st.pmi_pending;
   st.pmi_pending = false;
   return pmi;
-}
-
-std::map<uint32_t, uint64_t> VirtualPmu::Save(uint32_t vcpu) const {
-  std::map<uint32_t, uint64_t> out;
-  if (vcpu >= vcpus_.size()) return out;
-  VcpuState st = vcpus_[vcpu];  // a copy brought up to now; the live state is untouched
-  Sync(vcpu, st);
-  const VcpuState reset = ResetState();
-  auto put = [&](uint32_t index, uint64_t value, uint64_t reset_value) {
-    if (value != reset_value) out[index] = value;
-  };
-  for (uint32_t i = 0; i < d_.gp; ++i) {
-    put(kMsrEventSel0 + i, st.eventsel[i], 0);
-    put(kMsrPerfCtr0 + i, st.gp[i].value, 0);
-  }
-  for (uint32_t i = 0; i < kFixedCounterSlots; ++i) {
-    if (Bit(d_.fixed_exists, i)) put(kMsrFixedCtr0 + i, st.fixed[i].value, 0);
-  }
-  if (d_.version >= 2) {
-    put(kMsrFixedCtrCtrl, st.fixed_ctr_ctrl, 0);
-    put(kMsrGlobalStatus, st.global_status, 0);
-    put(kMsrGlobalCtrl, st.global_ctrl, reset.global_ctrl);
-  }
-  put(kMsrDebugCtl, st.debugctl, 0);
-  if (d_.pebs) {
-    put(kMsrPebsEnable, st.pebs_enable, 0);
-    put(kMsrDsArea, st.ds_area, 0);
-  }
-  if (d_.adaptive) put(kMsrPebsDataCfg, st.pebs_data_cfg, 0);
-  if (d_.legacy_lbr) {
-    put(kMsrLbrSelect, st.lbr_select, 0);
-    put(kMsrLbrTos, st.lbr_tos, 0);
-    for (uint32_t i = 0; i < d_.lbr_depth; ++i) {
-      put(kMsrLbrFrom0 + i, st.lbr[i].from, 0);
-      put(kMsrLbrTo0 + i, st.lbr[i].to, 0);
-      if (d_.lbr_info) put(kMsrLbrInfo0 + i, st.lbr[i].info, 0);
-    }
-  }
-  if (d_.arch_lbr) {
-    put(kMsrArchLbrCtl, st.arch_lbr_ctl, 0);
-    put(kMsrArchLbrDepth, st.arch_lbr_depth, reset.arch_lbr_depth);
-    const uint32_t depth = static_cast<uint32_t>(std::min<uint64_t>(st.arch_lbr_depth, kArchLbrSlots));
-    for (uint32_t i = 0; i < depth; ++i) {
-      put(kMsrArchLbrFrom0 + i, st.lbr[i].from, 0);
-      put(kMsrArchLbrTo0 + i, st.lbr[i].to, 0);
-      put(kMsrArchLbrInfo0 + i, st.lbr[i].info, 0);
-    }
-  }
-  return out;
-}
-
-void VirtualPmu::RestoreOne(VcpuState& st, uint32_t index, uint64_t value) const {
-  uint32_t i = 0;
-  if (InBlock(index, kMsrEventSel0, kGpCounterSlots, &i)) {
-    if (i < d_.gp) st.eventsel[i] = value & ~d_.evtsel_reserved;
-    return;
-  }
-  // Host-initiated counter writes are not sign-extended (intel_pmu_set_msr).
-  if (InBlock(index, kMsrPerfCtr0, kGpCounterSlots, &i) || InBlock(index, kMsrFullPmc0, kGpCounterSlots, &i)) {
-    if (i < d_.gp) st.gp[i].value = value & d_.gp_mask;
-    return;
-  }
-  if (InBlock(index, kMsrFixedCtr0, kFixedCounterSlots, &i)) {
-    if (Bit(d_.fixed_exists, i)) st.fixed[i].value = value & d_.fixed_mask;
-    return;
-  }
-  if (uint64_t* slot = LbrSlot(st, index)) {
-    *slot = value;
-    return;
-  }
-  const uint32_t v = d_.version;
-  const bool lbr = d_.legacy_lbr || d_.arch_lbr;
-  switch (index) {
-    case kMsrFixedCtrCtrl:
-      if (v >= 2) st.fixed_ctr_ctrl = value & ~d_.fixed_ctrl_reserved;
-      break;
-    case kMsrGlobalStatus:  // host-initiated: settable (kvm_pmu_set_msr)
-      if (v >= 2) st.global_status = value & ~d_.global_status_reserved;
-      break;
-    case kMsrGlobalCtrl:
-      if (v >= 2) st.global_ctrl = value & ~d_.global_ctrl_reserved;
-      break;
-    case kMsrDebugCtl:
-      st.debugctl = value & (lbr ? kDebugCtlFreezeLbrsOnPmi | (d_.legacy_lbr ? kDebugCtlLbr : 0) : 0);
-      break;
-    case kMsrPebsEnable:
-      if (d_.pebs) st.pebs_enable = value & ~d_.pebs_enable_reserved;
-      break;
-    case kMsrDsArea:
-      if (d_.pebs && Canonical48(value)) st.ds_area = value;
-      break;
-    case kMsrPebsDataCfg:
-      if (d_.adaptive) st.pebs_data_cfg = value & kPebsDataCfgValid;
-      break;
-    case kMsrLbrSelect:
-      if (d_.legacy_lbr) st.lbr_select = value;
-      break;
-    case kMsrLbrTos:
-      if (d_.legacy_lbr) st.lbr_tos = value;
-      break;
-    case kMsrArchLbrCtl:
-      if (d_.arch_lbr) st.arch_lbr_ctl = value & kArchLbrCtlValid;
-      break;
-    default:
-      break;  // ARCH_LBR_DEPTH is restored first (Restore); the rest do not exist
-  }
-}
-
-void VirtualPmu::Restore(uint32_t vcpu, const std::map<uint32_t, uint64_t>& values) {
-  if (vcpu >= vcpus_.size()) return;
-  VcpuState& st = vcpus_[vcpu];
-  st = ResetState();
-  // The depth first: it decides which Arch LBR records exist. Restoring it
-  // does not clear them (only a guest write does).
-  if (auto it = values.find(kMsrArchLbrDepth); it != values.end() && d_.arch_lbr && it->second == d_.arch_lbr_max) {
-    st.arch_lbr_depth = it->second;
-  }
-  for (const auto& [index, value] : values) RestoreOne(st, index, value);
-  Reevaluate(vcpu, st);
 }
 
 }  // namespace vmd::pmu

@@ -36,7 +36,7 @@ std::map<uint32_t, uint64_t> BootMsrs(const cpu::HostProfile& p, uint32_t vcpu_i
 }
 
 // LAPIC register page offsets (SDM vol. 3A, table 11-1).
-constexpr size_t kLapicId = 0x20, kLapicTpr = 0x80, kLapicSvr = 0xf0, kLapicLvtPc = 0x340;
+constexpr size_t kLapicId = 0x20, kLapicTpr = 0x80, kLapicSvr = 0xf0, kLapicLvtPc = kLapicLvtPerfCounter;
 
 uint32_t LapicRegister(const LapicState& lapic, size_t offset) {
   uint32_t v;
